@@ -288,7 +288,7 @@ def prepare(args: argparse.Namespace) -> Path:
 
 def main(argv=None) -> int:
     logging.basicConfig(format="%(asctime)s | %(name)s | %(message)s", level=logging.INFO,
-                        datefmt="%H:%M:%S")
+                        datefmt="%H:%M:%S", force=True)
     args = build_parser().parse_args(argv)
     try:
         prepare(args)

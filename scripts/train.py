@@ -1,0 +1,105 @@
+"""Pretrain one objective on a prepared pair with the real fairseq-train.
+
+    python scripts/train.py --objective mlm --data runs/data/en_trans_inv \\
+        --save-dir runs/mlm [--arch roberta_tiny] [--max-update 300] [-- EXTRA FAIRSEQ ARGS]
+
+Every objective gets the same architecture, tokens per batch, optimiser and schedule, so that
+runs are comparable; anything after `--` is passed to fairseq-train unchanged and wins. The
+command is printed before it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# objective -> (task, criterion, extra fairseq args)
+OBJECTIVES = {
+    "mlm": ("multilingual_mlm", "masked_lm", []),
+}
+
+
+def data_bin(data: Path) -> Path:
+    """Accept a prepared pair (with pair.json) or its bin/ directory."""
+    if (data / "pair.json").is_file():
+        manifest = json.loads((data / "pair.json").read_text())
+        if not manifest.get("complete"):
+            raise SystemExit(f"error: {data} holds an unfinished data preparation; rerun it")
+        return data / manifest["data"]
+    if (data / "dict.txt").is_file():
+        return data
+    raise SystemExit(f"error: {data} is neither a prepared pair (pair.json) nor a fairseq data "
+                     "directory (dict.txt); run `python -m data_prep.prepare_pair` first")
+
+
+def fairseq_command(args: argparse.Namespace, extra: list) -> list:
+    task, criterion, objective_args = OBJECTIVES[args.objective]
+    bin_dir = data_bin(args.data)
+    langs = [d.name for d in sorted(bin_dir.iterdir()) if d.is_dir() and d.name != "para"]
+    valid_subsets = ",".join(["valid"] + [f"valid_{lang}" for lang in langs])
+    save_dir = args.save_dir
+    return [
+        sys.executable, "-m", "fairseq_cli.train", str(bin_dir),
+        "--user-dir", str(REPO / "user_dir"), "--task", task, "--criterion", criterion,
+        "--arch", args.arch, "--tokens-per-sample", str(args.tokens_per_sample),
+        "--max-tokens", str(args.max_tokens), "--update-freq", str(args.update_freq),
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
+        "--weight-decay", "0.01", "--clip-norm", "1.0", "--lr", str(args.lr),
+        "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(args.warmup_updates),
+        "--total-num-update", str(args.max_update), "--max-update", str(args.max_update),
+        "--seed", str(args.seed), "--valid-subset", valid_subsets,
+        "--validate-interval-updates", str(args.save_interval_updates),
+        "--save-interval-updates", str(args.save_interval_updates), "--no-epoch-checkpoints",
+        "--keep-interval-updates", "1", "--save-dir", str(save_dir),
+        "--tensorboard-logdir", str(save_dir / "tensorboard"),
+        "--log-format", "json", "--log-interval", str(args.log_interval),
+        "--log-file", str(save_dir / "train.log"), "--num-workers", "0",
+        *objective_args, *extra,
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--objective", choices=sorted(OBJECTIVES), required=True,
+                   help="pretraining objective")
+    p.add_argument("--data", type=Path, required=True,
+                   help="prepared pair directory (from data_prep.prepare_pair) or its bin/")
+    p.add_argument("--save-dir", type=Path, required=True,
+                   help="checkpoints, train.log and tensorboard/ go here")
+    p.add_argument("--arch", default="roberta_tiny",
+                   help="roberta_tiny (tests, CPU demo) or roberta_align_paper (8x512)")
+    p.add_argument("--max-update", type=int, default=300, help="training updates")
+    p.add_argument("--warmup-updates", type=int, default=30, help="linear warm-up updates")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (paper: 1e-4)")
+    p.add_argument("--tokens-per-sample", type=int, default=128,
+                   help="block length in tokens (paper: 512)")
+    p.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch per worker")
+    p.add_argument("--update-freq", type=int, default=1, help="batches accumulated per update")
+    p.add_argument("--save-interval-updates", type=int, default=100,
+                   help="validate and save checkpoint_last.pt every N updates")
+    p.add_argument("--log-interval", type=int, default=10, help="log training stats every N updates")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    command = fairseq_command(args, extra)
+    print("+ " + shlex.join(command), flush=True)
+    if args.dry_run:
+        return 0
+    args.save_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    return subprocess.call(command, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Loading fairseq checkpoints under torch >= 2.6, whose `torch.load` is weights-only.
+
+fairseq stores its config as argparse.Namespace / OmegaConf objects next to the weights; we
+allow-list exactly those classes instead of switching the safety off for every load.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import typing
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, ListConfig
+from omegaconf.base import ContainerMetadata, Metadata
+from omegaconf.nodes import AnyNode
+
+# Namespace is in every fairseq checkpoint (cfg.model); the OmegaConf classes in those saved
+# from a live DictConfig.
+FAIRSEQ_CHECKPOINT_CLASSES = [
+    argparse.Namespace, DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode, typing.Any,
+    collections.defaultdict,
+]
+
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_CLASSES)
+
+USER_DIR = Path(__file__).resolve().parent
+
+
+def load_checkpoint(path: str | Path, data: str | Path | None = None):
+    """(model, task) of a checkpoint trained with this plugin, in eval mode on the CPU.
+
+    `data` overrides the data directory stored in the checkpoint (e.g. after moving it).
+    """
+    from fairseq import checkpoint_utils, utils
+
+    utils.import_user_module(argparse.Namespace(user_dir=str(USER_DIR)))
+    overrides = {"data": str(data)} if data is not None else None
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(path)], arg_overrides=overrides)
+    model = models[0]
+    model.eval()
+    return model, task

@@ -1,0 +1,1 @@
+from . import multilingual_mlm  # noqa: F401
