@@ -1,7 +1,14 @@
 """ALIGN-MLM and its baselines as a fairseq plugin: `fairseq-train --user-dir user_dir ...`.
 
-fairseq imports only `tasks/` and `models/` of a user dir by itself; everything is imported
-here so that criterions register too, and checkpoints load under torch's weights_only loader.
+fairseq's --user-dir imports `tasks/` and `models/` by itself; `tasks/__init__.py` brings in the
+criterions and the checkpoint allow-list. This file stays light on purpose, so that the pure
+modules (user_dir.data.*, user_dir.alignment) import without fairseq. From Python, call
+`register()` (or use `user_dir.checkpoint.load_checkpoint`) before building tasks or models.
 """
-from . import checkpoint  # noqa: F401  (allow-lists fairseq's checkpoint classes first)
-from . import criterions, models, tasks  # noqa: F401
+import importlib
+
+
+def register() -> None:
+    """Import every task, model and criterion of the plugin so fairseq knows their names."""
+    for sub in ("tasks", "models", "criterions"):
+        importlib.import_module(f"{__name__}.{sub}")

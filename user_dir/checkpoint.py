@@ -33,9 +33,11 @@ def load_checkpoint(path: str | Path, data: str | Path | None = None):
 
     `data` overrides the data directory stored in the checkpoint (e.g. after moving it).
     """
-    from fairseq import checkpoint_utils, utils
+    from fairseq import checkpoint_utils
 
-    utils.import_user_module(argparse.Namespace(user_dir=str(USER_DIR)))
+    from . import register
+
+    register()
     overrides = {"data": str(data)} if data is not None else None
     models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
         [str(path)], arg_overrides=overrides)

@@ -1,0 +1,81 @@
+"""Derive CoNLL-U task data (e.g. UPOS) for a synthetic language: words and their labels move
+together under the word-order transforms; `trans` marks every word form with the twin prefix
+(`§word`), which the fine-tuning tokenizer turns into the twins of the word's pieces.
+
+    python -m data_prep.transform_conllu --input data/en_ewt/pos/train.conllu \\
+        --transform trans+inv --output runs/pos/en_trans_inv/train.conllu [--seed 1]
+
+Use the same --transform and --seed as for pretraining (prepare_pair), so both are the same
+language. Only word lines are kept (multi-word ranges and empty nodes are dropped).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import conllu
+
+from user_dir.data.text_file import read_utf8
+
+from .transforms import TWIN_MARK, parse_transforms, reorder_words, word_order_functions
+
+
+def parse_conllu(path: Path) -> list:
+    """Sentences of a CoNLL-U file; a malformed line is an error naming file and line."""
+    text = read_utf8(path, "CoNLL-U file")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line and not line.startswith("#") and len(line.split("\t")) != 10:
+            raise ValueError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
+                             f"{len(line.split(chr(9)))}: {line[:80]!r}")
+    try:
+        return conllu.parse(text)
+    except conllu.exceptions.ParseException as err:
+        raise ValueError(f"{path}: malformed CoNLL-U: {err}") from None
+
+
+def transform_sentence(sentence: conllu.TokenList, transforms, order_fns) -> conllu.TokenList:
+    words = [t for t in sentence if isinstance(t["id"], int)]
+    forms, tokens = reorder_words([t["form"] for t in words], words, order_fns)
+    out = []
+    for new_id, (form, token) in enumerate(zip(forms, tokens), 1):
+        token = dict(token, id=new_id, head=None, deps=None)  # syntax does not survive reorder
+        token["form"] = TWIN_MARK + form if "trans" in transforms else form
+        out.append(token)
+    metadata = {k: v for k, v in sentence.metadata.items() if k != "text"}
+    metadata["text"] = " ".join(t["form"] for t in out)
+    return conllu.TokenList(out, metadata=metadata)
+
+
+def transform_file(src: Path, dst: Path, spec: str, seed: int) -> int:
+    transforms = parse_transforms(spec)
+    order_fns = word_order_functions(transforms, seed)
+    sentences = parse_conllu(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "w", encoding="utf-8") as f:
+        for sentence in sentences:
+            f.write(transform_sentence(sentence, transforms, order_fns).serialize())
+    return len(sentences)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", type=Path, required=True, help="CoNLL-U file of language 1")
+    p.add_argument("--output", type=Path, required=True, help="CoNLL-U file to write")
+    p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
+    p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    args = p.parse_args(argv)
+    if args.output.exists() and not args.overwrite:
+        print(f"error: {args.output} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 2
+    try:
+        n = transform_file(args.input, args.output, args.transform, args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: {n} sentences")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up .venv (idempotent) and run the whole test suite, slow end-to-end tests included.
+#   bash scripts/test.sh                 everything (what CI runs)
+#   bash scripts/test.sh -m "not slow"   the fast unit tests only; other pytest args pass through
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+bash scripts/setup.sh
+exec "$REPO/.venv/bin/python" -m pytest tests "$@"

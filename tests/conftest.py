@@ -1,0 +1,43 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_CORPUS = REPO / "data" / "en_ewt" / "pretrain.txt"
+
+
+def run(args, check=True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command of this repo's venv with the repo importable; output captured."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.update(kwargs.pop("env", {}))
+    proc = subprocess.run([str(a) for a in args], cwd=kwargs.pop("cwd", REPO), env=env,
+                          capture_output=True, text=True, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"command failed ({proc.returncode}): {args}\n"
+                             f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def prepare_pair(*args, check=True):
+    return run([sys.executable, "-m", "data_prep.prepare_pair", *args], check=check)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """The first 1500 sentences of the bundled EN-EWT sample."""
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)[:1500]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
+    """A real prepared Trans+Inv pair of the tiny corpus (sentencepiece + fairseq-preprocess)."""
+    out = tmp_path_factory.mktemp("pairs") / "en_trans_inv"
+    prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", out,
+                 "--vocab-size", "500", "--valid-size", "100", "--workers", "2")
+    return out

@@ -1,0 +1,70 @@
+"""Joint dictionary twin mapping, ground-truth pairs and their split, the MUSE reader."""
+import numpy as np
+import pytest
+from fairseq.data import Dictionary
+
+from data_prep.dictionary import (joint_tokens, split_pairs, synthetic_pairs,
+                                  write_fairseq_dictionary)
+from data_prep.transforms import twin_piece
+from user_dir.data.bilingual_dictionary import read_word_pairs
+
+PIECES = ["<unk>", "▁the", "▁cat", "s", "."]
+
+
+def test_twin_of_fairseq_id_i_is_i_plus_v(tmp_path):
+    tokens = joint_tokens(PIECES, np.array([0, 5, 3, 2, 1]), trans=True)
+    path = tmp_path / "dict.txt"
+    write_fairseq_dictionary(path, tokens)
+    d = Dictionary.load(str(path))
+    V = len(PIECES) - 1
+    assert len(d) == d.nspecial + 2 * V
+    for piece in PIECES[1:]:
+        assert d.index(twin_piece(piece)) == d.index(piece) + V
+        assert d.index(piece) != d.unk()
+    assert d.count[d.index("▁the")] == 5 and d.count[d.index(twin_piece("▁the"))] == 5
+
+
+def test_joint_tokens_refuses_pieces_clashing_with_the_twin_mark():
+    with pytest.raises(ValueError, match="would not be disjoint"):
+        joint_tokens(["<unk>", "§x", "y"], np.array([0, 1, 1]), trans=True)
+
+
+def test_synthetic_pairs_exclude_unk():
+    assert synthetic_pairs(PIECES, trans=True) == [(p, twin_piece(p)) for p in PIECES[1:]]
+    assert synthetic_pairs(PIECES, trans=False) == [(p, p) for p in PIECES[1:]]
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    pairs = [(str(i), f"t{i}") for i in range(1001)]
+    train, heldout = split_pairs(pairs, 0.5, seed=3)
+    assert len(train) == 500 and len(heldout) == 501  # round(500.5) == 500
+    assert set(train).isdisjoint(heldout) and set(train) | set(heldout) == set(pairs)
+    assert split_pairs(pairs, 0.5, seed=3) == (train, heldout)
+    assert split_pairs(pairs, 0.5, seed=4)[0] != train
+    with pytest.raises(ValueError, match="dict-train-fraction"):
+        split_pairs(pairs, 0.0, seed=1)
+
+
+def test_muse_reader(tmp_path):
+    path = tmp_path / "en-fr.txt"
+    path.write_text("the le\ncat\tchat\n\nhouse maison\n", encoding="utf-8")
+    assert read_word_pairs(path) == [("the", "le"), ("cat", "chat"), ("house", "maison")]
+
+
+@pytest.mark.parametrize("content, line", [("the le\nbad line here\n", 2), ("the\n", 1)])
+def test_muse_reader_rejects_lines_without_two_fields(tmp_path, content, line):
+    path = tmp_path / "bad.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"bad.txt:{line}: expected 2 whitespace-separated"):
+        read_word_pairs(path)
+
+
+def test_muse_reader_missing_empty_and_undecodable(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt: bilingual dictionary not found"):
+        read_word_pairs(tmp_path / "nope.txt")
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(ValueError, match="empty.txt: bilingual dictionary is empty"):
+        read_word_pairs(tmp_path / "empty.txt")
+    (tmp_path / "latin1.txt").write_bytes("a b\nca\xe7a cela\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.txt:2: bilingual dictionary is not valid UTF-8"):
+        read_word_pairs(tmp_path / "latin1.txt")

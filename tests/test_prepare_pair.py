@@ -1,0 +1,172 @@
+"""data_prep end to end on tiny real data, and its errors on bad input."""
+import json
+import sys
+
+import conllu
+import pytest
+from fairseq.data import Dictionary, data_utils
+
+from conftest import BUNDLED_CORPUS, REPO, prepare_pair, run
+
+TWIN = "§"
+
+
+def reference_trans_inv(line: str) -> str:
+    """An independent Trans+Inv of a piece line: words are '▁'-started groups; reverse them,
+    except a final group made only of . ! ?; prefix every piece but <unk> with the twin mark."""
+    words = []
+    for piece in line.split():
+        if piece.startswith("▁") or not words:
+            words.append([piece])
+        else:
+            words[-1].append(piece)
+    last = "".join(words[-1]).replace("▁", "")
+    keep = last != "" and set(last) <= set(".!?")
+    order = words[-2::-1] + [words[-1]] if keep else words[::-1]
+    return " ".join(p if p == "<unk>" else TWIN + p for w in order for p in w)
+
+
+@pytest.mark.slow
+def test_synthetic_pair_end_to_end(tiny_pair):
+    manifest = json.loads((tiny_pair / "pair.json").read_text())
+    assert manifest["complete"] and manifest["languages"] == ["en", "en_trans_inv"]
+    V = manifest["vocab_per_language"]
+    assert V == 499 and manifest["twin_offset"] == V
+
+    for split, n in (("train", 1400), ("valid", 100)):
+        en = (tiny_pair / "text" / f"{split}.en").read_text(encoding="utf-8").splitlines()
+        derived = (tiny_pair / "text" / f"{split}.en_trans_inv").read_text(encoding="utf-8").splitlines()
+        assert len(en) == len(derived) == n
+        assert derived == [reference_trans_inv(line) for line in en]
+
+    d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
+    assert len(d) == d.nspecial + 2 * V
+    en_bin = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en" / "train"), d)
+    tr_bin = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en_trans_inv" / "train"), d)
+    assert len(en_bin) == len(tr_bin) == 1400
+    first_line = (tiny_pair / "text" / "train.en").read_text(encoding="utf-8").splitlines()[0]
+    assert en_bin[0].tolist() == [d.index(p) for p in first_line.split()] + [d.eos()]
+    for i in range(50):  # twins live in [nspecial + V, nspecial + 2V), language 1 below
+        en_ids, tr_ids = en_bin[i][:-1], tr_bin[i][:-1]
+        assert ((en_ids >= d.nspecial) & (en_ids < d.nspecial + V)).all()
+        assert ((tr_ids >= d.nspecial + V) & (tr_ids < d.nspecial + 2 * V)).all()
+        assert sorted((tr_ids - V).tolist()) == sorted(en_ids.tolist())  # same pieces
+
+    para = tiny_pair / "bin" / "para"
+    assert (para / "train.en-en_trans_inv.en.bin").read_bytes() == (tiny_pair / "bin" / "en" / "train.bin").read_bytes()
+
+    pairs = {name: (tiny_pair / "dict" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+             for name in ("all", "train", "heldout")}
+    assert len(pairs["all"]) == V and len(pairs["train"]) == 250 and len(pairs["heldout"]) == 249
+    assert sorted(pairs["train"] + pairs["heldout"]) == sorted(pairs["all"])
+    for line in pairs["all"]:
+        src, tgt = line.split()
+        assert tgt == TWIN + src and d.index(tgt) == d.index(src) + V
+
+
+@pytest.mark.slow
+def test_second_run_is_a_no_op(tiny_pair, tiny_corpus):
+    before = (tiny_pair / "pair.json").stat().st_mtime_ns
+    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", tiny_pair,
+                        "--vocab-size", "500", "--valid-size", "100", "--workers", "2")
+    assert "nothing to do" in proc.stderr
+    assert (tiny_pair / "pair.json").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_output_with_other_settings_is_never_overwritten(tiny_pair, tiny_corpus):
+    manifest = (tiny_pair / "pair.json").read_text()
+    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+perm", "--out", tiny_pair,
+                        "--vocab-size", "500", check=False)
+    assert proc.returncode == 2
+    assert "was made with other settings" in proc.stderr and "transform" in proc.stderr
+    assert "--overwrite" in proc.stderr
+    assert (tiny_pair / "pair.json").read_text() == manifest
+
+
+def test_foreign_output_directory_is_refused(tiny_corpus, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "inv", "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "is not empty and is not a prepared pair" in proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "missing.txt: input file not found"),
+    (b"\n   \n\n", "corpus.txt: corpus is empty"),
+    (b"fine line\nsecond line\ncaf\xe9 au lait\n", r"corpus.txt:3: corpus is not valid UTF-8 \(byte 0xe9 at column 4\)"),
+])
+def test_bad_corpus_errors_name_file_and_line(tmp_path, content, expected):
+    corpus = tmp_path / ("missing.txt" if content is None else "corpus.txt")
+    if content is not None:
+        corpus.write_bytes(content)
+    proc = prepare_pair("--corpus", corpus, "--transform", "inv", "--out", tmp_path / "out", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("error:") == 1
+    import re
+    assert re.search(expected, proc.stderr), proc.stderr
+
+
+def test_vocabulary_too_large_for_corpus(tmp_path):
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("a tiny corpus .\nwith few words !\n" * 5)
+    proc = prepare_pair("--corpus", corpus, "--transform", "trans", "--out", tmp_path / "out",
+                        "--vocab-size", "5000", check=False)
+    assert proc.returncode == 2
+    assert "small.txt: cannot train a sentencepiece vocabulary of 5000 pieces" in proc.stderr
+    assert "supports at most" in proc.stderr
+
+
+def test_flag_combinations_are_checked(tiny_corpus, tmp_path):
+    proc = prepare_pair("--corpus", tiny_corpus, "--out", tmp_path / "o", check=False)
+    assert proc.returncode == 2 and "give either --transform" in proc.stderr
+    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+rev", "--out", tmp_path / "o", check=False)
+    assert proc.returncode == 2 and "unknown: rev" in proc.stderr
+
+
+@pytest.mark.slow
+def test_natural_pair_reports_dictionary_coverage(tmp_path):
+    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "en.txt").write_text("\n".join(lines[:1200]) + "\n", encoding="utf-8")
+    (tmp_path / "up.txt").write_text("\n".join(l.upper() for l in lines[1200:2400]) + "\n", encoding="utf-8")
+    (tmp_path / "en-up.txt").write_text(
+        "the THE\nof OF\nantidisestablishmentarianism ANTIDISESTABLISHMENTARIANISM\n日本 NIPPON\n",
+        encoding="utf-8")
+    out = tmp_path / "pair"
+    proc = prepare_pair("--corpus", tmp_path / "en.txt", "--lang1", "en", "--corpus2",
+                        tmp_path / "up.txt", "--lang2", "up", "--dictionary", tmp_path / "en-up.txt",
+                        "--out", out, "--vocab-size", "800", "--valid-size", "50")
+    coverage = json.loads((out / "pair.json").read_text())["stats"]["dictionary_coverage"]
+    assert coverage == {"pairs": 4, "single_piece": 2, "multi_piece": 1, "oov": 1,
+                        "oov_examples": ["日本 NIPPON"]}
+    assert "both sides one piece: 2, several pieces: 1, out of vocabulary: 1" in proc.stderr
+    for lang in ("en", "up"):
+        assert (out / "bin" / lang / "train.bin").stat().st_size > 0
+    assert not (out / "bin" / "para").exists()
+    assert len((out / "dict" / "train.txt").read_text().splitlines()) == 2
+
+
+def test_conllu_transform_moves_labels_with_words(tmp_path):
+    src = REPO / "data" / "en_ewt" / "pos" / "dev.conllu"
+    dst = tmp_path / "dev.trans_inv.conllu"
+    run([sys.executable, "-m", "data_prep.transform_conllu", "--input", src, "--output", dst,
+         "--transform", "trans+inv"])
+    original = conllu.parse(src.read_text(encoding="utf-8"))
+    derived = conllu.parse(dst.read_text(encoding="utf-8"))
+    assert len(original) == len(derived) == 1000
+    for a, b in zip(original, derived):
+        pairs = [(t["form"], t["upos"]) for t in a]
+        if set(pairs[-1][0]) <= set(".!?"):
+            expected = pairs[-2::-1] + [pairs[-1]]
+        else:
+            expected = pairs[::-1]
+        assert [(t["form"], t["upos"]) for t in b] == [(TWIN + f, u) for f, u in expected]
+        assert [t["id"] for t in b] == list(range(1, len(b) + 1))
+
+
+def test_conllu_malformed_line_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("# text = a b\n1\ta\t_\tDET\t_\t_\t_\t_\t_\t_\n2 b NOUN\n\n", encoding="utf-8")
+    proc = run([sys.executable, "-m", "data_prep.transform_conllu", "--input", bad, "--output",
+                tmp_path / "o.conllu", "--transform", "inv"], check=False)
+    assert proc.returncode == 2 and "bad.conllu:3: expected 10 tab-separated CoNLL-U columns" in proc.stderr
