@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # objective -> (task, criterion, extra fairseq args)
 OBJECTIVES = {
     "mlm": ("multilingual_mlm", "masked_lm", []),
+    "align_mlm": ("align_mlm", "align_mlm", ["--align-weight", "10"]),
 }
 
 
@@ -42,8 +43,14 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list:
     langs = [d.name for d in sorted(bin_dir.iterdir()) if d.is_dir() and d.name != "para"]
     valid_subsets = ",".join(["valid"] + [f"valid_{lang}" for lang in langs])
     save_dir = args.save_dir
+    if args.cpu_workers > 1:  # torchrun + gloo: distributed training without GPUs
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    "--nproc-per-node", str(args.cpu_workers),
+                    str(REPO / "scripts" / "cpu_distributed_entry.py")]
+    else:
+        launcher = [sys.executable, "-m", "fairseq_cli.train"]
     return [
-        sys.executable, "-m", "fairseq_cli.train", str(bin_dir),
+        *launcher, str(bin_dir),
         "--user-dir", str(REPO / "user_dir"), "--task", task, "--criterion", criterion,
         "--arch", args.arch, "--tokens-per-sample", str(args.tokens_per_sample),
         "--max-tokens", str(args.max_tokens), "--update-freq", str(args.update_freq),
@@ -84,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate and save checkpoint_last.pt every N updates")
     p.add_argument("--log-interval", type=int, default=10, help="log training stats every N updates")
     p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--cpu-workers", type=int, default=1,
+                   help="data-parallel processes on the CPU (torchrun, gloo); --max-tokens is "
+                   "per worker. For GPUs use the SLURM/multi-GPU launchers instead")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     return p
 

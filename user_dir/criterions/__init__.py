@@ -1,0 +1,1 @@
+from . import align_mlm  # noqa: F401

@@ -1,0 +1,150 @@
+"""Benchmark of ALIGN-MLM (issue: ALIGN-MLM). Prints figures and ratios to targets.
+
+    .venv/bin/python benchmarks/bench_align_mlm.py [--skip-paper] [--rounds 2]
+
+1. Training throughput (tokens/s, fairseq's own `wps`) of ALIGN-MLM against MLM on the same
+   model and data, runs interleaved (mlm, align, mlm, align, ...), median per objective:
+   - tiny: roberta_tiny on the bundled Trans+Inv pair (all ~4k training pairs per step);
+   - paper size: roberta_align_paper (8x512) on synthetic data with a joint vocabulary of 80k
+     (40k + 40k twins) and 20k training pairs, 512-token blocks. Target ratio >= 0.97.
+2. precision_at_1 on an 80k x 512 matrix, 16k sources against 40k candidates: time against
+   the bare `sources @ candidates.T` matmul it needs (target <= 2x) and peak extra memory
+   (target <= 512 MB), each measured in a fresh process.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scripts.fairseq_log import read_records  # noqa: E402
+
+
+def train_wps(data: Path, save_dir: Path, objective: str, arch: str, updates: int,
+              extra: list) -> float:
+    task = {"mlm": ["--task", "multilingual_mlm", "--criterion", "masked_lm"],
+            "align_mlm": ["--task", "align_mlm", "--criterion", "align_mlm",
+                          "--align-weight", "10"]}[objective]
+    log = save_dir / f"{objective}.log"
+    subprocess.run([sys.executable, "-m", "fairseq_cli.train", str(data), "--user-dir",
+                    str(REPO / "user_dir"), *task, "--arch", arch, "--optimizer", "adam",
+                    "--lr", "1e-4", "--max-update", str(updates), "--log-interval", "1",
+                    "--log-format", "json", "--log-file", str(log), "--no-save",
+                    "--disable-validation", "--num-workers", "0", "--seed", "1", *extra],
+                   cwd=REPO, check=True, capture_output=True)
+    wps = [float(r["wps"]) for r in read_records(log, "train_inner")]
+    log.unlink()
+    return statistics.median(wps[1:])  # the first update includes warm-up
+
+
+def compare(label: str, data: Path, tmp: Path, arch: str, updates: int, rounds: int,
+            extra: list) -> None:
+    results = {"mlm": [], "align_mlm": []}
+    for _ in range(rounds):
+        for objective in results:
+            results[objective].append(train_wps(data, tmp, objective, arch, updates, extra))
+    mlm, align = (statistics.median(results[k]) for k in ("mlm", "align_mlm"))
+    print(f"{label}: MLM {mlm:,.0f} tok/s, ALIGN-MLM {align:,.0f} tok/s, ratio {align / mlm:.3f} "
+          f"(target >= 0.97; runs: mlm {[round(x) for x in results['mlm']]}, "
+          f"align {[round(x) for x in results['align_mlm']]})", flush=True)
+
+
+def tiny_data(tmp: Path) -> Path:
+    out = REPO / "runs" / "quickstart" / "data"
+    if not (out / "pair.json").is_file():
+        out = tmp / "pair"
+        subprocess.run([sys.executable, "-m", "data_prep.prepare_pair", "--corpus",
+                        str(REPO / "data" / "en_ewt" / "pretrain.txt"), "--transform",
+                        "trans+inv", "--out", str(out), "--workers", "2"],
+                       cwd=REPO, check=True, capture_output=True)
+    return out / "bin"
+
+
+def paper_data(tmp: Path, vocab: int = 40_000, pairs: int = 20_000, tokens: int = 300_000) -> Path:
+    """Synthetic binarized pair at paper scale: Zipf-distributed ids, twins at i + V."""
+    import numpy as np
+    import torch
+    from fairseq.data import Dictionary
+    from fairseq.data.indexed_dataset import MMapIndexedDatasetBuilder
+
+    root = tmp / "paper" / "bin"
+    rng = np.random.default_rng(0)
+    d = Dictionary()
+    for prefix in ("", "§"):
+        for i in range(vocab):
+            d.add_symbol(f"{prefix}p{i}", n=1)
+    (root / "en").mkdir(parents=True)
+    (root / "xx").mkdir()
+    d.save(str(root / "dict.txt"))
+    probs = 1.0 / np.arange(1, vocab + 1)
+    probs /= probs.sum()
+    for lang, offset in (("en", 0), ("xx", vocab)):
+        d.save(str(root / lang / "dict.txt"))
+        builder = MMapIndexedDatasetBuilder(str(root / lang / "train.bin"), dtype=np.int32)
+        for _ in range(tokens // 30):
+            ids = rng.choice(vocab, size=29, p=probs) + d.nspecial + offset
+            builder.add_item(torch.from_numpy(np.append(ids, d.eos()).astype(np.int32)))
+        builder.finalize(str(root / lang / "train.idx"))
+    with open(tmp / "paper" / "pairs.txt", "w") as f:
+        f.writelines(f"p{i} §p{i}\n" for i in rng.choice(vocab, size=pairs, replace=False))
+    return root
+
+
+P1_SCRIPT = """
+import resource, sys, time, torch
+from user_dir.alignment import precision_at_1
+torch.manual_seed(0)
+E = torch.randn(80000, 512)
+sources = torch.randperm(40000)[:16000]
+pairs = torch.stack([sources, sources + 40000], 1)
+candidates = torch.arange(40000, 80000)
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = rss()
+start = time.perf_counter()
+if sys.argv[1] == "bare":
+    scores = E[sources] @ E[candidates].T
+else:
+    precision_at_1(E, pairs, candidates)
+print(time.perf_counter() - start, rss() - before)
+"""
+
+
+def bench_precision_at_1() -> None:
+    def measure(mode):
+        out = subprocess.run([sys.executable, "-c", P1_SCRIPT, mode], cwd=REPO, check=True,
+                             capture_output=True, text=True, env={"PYTHONPATH": str(REPO)})
+        return [float(x) for x in out.stdout.split()]
+    bare_s, bare_mb = measure("bare")
+    p1_s, p1_mb = measure("p1")
+    print(f"precision_at_1, 80k x 512, 16k sources vs 40k candidates: {p1_s:.2f} s, peak extra "
+          f"{p1_mb:.0f} MB; bare matmul {bare_s:.2f} s ({bare_mb:.0f} MB): time ratio "
+          f"{p1_s / bare_s:.2f} (target <= 2), memory {p1_mb / 512:.2f} of the 512 MB target")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds per size")
+    p.add_argument("--skip-paper", action="store_true", help="skip the paper-size model")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        compare("tiny (roberta_tiny, 128-token blocks, 4096 tok/batch, ~4k pairs)",
+                tiny_data(tmp), tmp, "roberta_tiny", 40, args.rounds,
+                ["--tokens-per-sample", "128", "--max-tokens", "4096"])
+        if not args.skip_paper:
+            data = paper_data(tmp)
+            compare("paper size (8x512, vocab 80k, 20k pairs, 512-token blocks, 2048 tok/batch)",
+                    data, tmp, "roberta_align_paper", 5, args.rounds,
+                    ["--tokens-per-sample", "512", "--max-tokens", "2048",
+                     "--align-dict", str(tmp / "paper" / "pairs.txt")])
+    bench_precision_at_1()
+
+
+if __name__ == "__main__":
+    main()

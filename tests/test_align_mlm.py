@@ -1,0 +1,121 @@
+"""ALIGN-MLM through the real fairseq-train: equivalence with MLM at weight 0, fp16, the
+sample-size scaling under 2 gloo workers, logging, and bad dictionaries."""
+import math
+import sys
+
+import pytest
+import torch
+
+from conftest import run
+from scripts.fairseq_log import read_records
+
+TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
+        "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
+
+
+def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
+    return run([sys.executable, "scripts/train.py", "--objective", objective, "--data", data,
+                "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
+
+
+def model_state(checkpoint):
+    import user_dir.checkpoint  # noqa: F401  (allow-list for torch.load)
+    return torch.load(checkpoint, map_location="cpu")["model"]
+
+
+@pytest.mark.slow
+def test_weight_zero_trains_exactly_like_mlm(tiny_pair, tmp_path):
+    train("mlm", tiny_pair, tmp_path / "mlm", "--max-update", "20")
+    train("align_mlm", tiny_pair, tmp_path / "w0", "--max-update", "20",
+          fairseq_args=["--align-weight", "0"])
+    mlm = read_records(tmp_path / "mlm" / "train.log", "train_inner")
+    align = read_records(tmp_path / "w0" / "train.log", "train_inner")
+    assert [r["loss"] for r in mlm] == [r["loss"] for r in align] == [r["mlm_loss"] for r in align]
+    assert all(float(r["align_weight"]) == 0 for r in align)
+    a, b = model_state(tmp_path / "mlm" / "checkpoint_last.pt"), model_state(tmp_path / "w0" / "checkpoint_last.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
+    train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "40")
+    inner = read_records(tmp_path / "run" / "train.log", "train_inner")
+    assert {"mlm_loss", "align_loss", "align_weight"} <= inner[0].keys()
+    align = [float(r["align_loss"]) for r in inner]
+    assert align[-1] < align[0] - 0.3  # minus mean cosine falls: pairs pulled together
+    valid = read_records(tmp_path / "run" / "train.log", "valid")
+    assert float(valid[-1]["valid_align_p1_train"]) > 90.0
+    assert 0.0 <= float(valid[-1]["valid_align_p1_heldout"]) <= 100.0
+    per_lang = read_records(tmp_path / "run" / "train.log", "valid_en_trans_inv")
+    assert "valid_en_trans_inv_align_p1_heldout" in per_lang[-1]
+
+
+@pytest.mark.slow
+def test_memory_efficient_fp16_keeps_finite_alignment_loss(tiny_pair, tmp_path):
+    proc = train("align_mlm", tiny_pair, tmp_path / "fp16", "--max-update", "30",
+                 fairseq_args=["--memory-efficient-fp16"])
+    inner = read_records(tmp_path / "fp16" / "train.log", "train_inner")
+    assert [int(r["num_updates"]) for r in inner][:3] == [10, 20, 30]
+    assert all(math.isfinite(float(r["align_loss"])) for r in inner)
+    assert all(float(r["loss_scale"]) >= 1.0 for r in inner)  # no collapse from 128
+    assert "Minimum loss scale reached" not in proc.stdout + proc.stderr
+    assert float(inner[-1]["align_loss"]) < float(inner[0]["align_loss"])
+
+
+@pytest.mark.slow
+def test_two_gloo_workers_match_one_worker_with_the_same_total_batch(tiny_pair, tmp_path):
+    """Training on the 100-sentence valid split: one worker takes all of it as one batch, two
+    workers half each. Any alignment weight that depended on the batch or world size (no
+    sample-size scaling) would change the loss; so would a wrong gradient after update 1."""
+    common = ["--max-update", "3", "--log-interval", "1", "--warmup-updates", "1"]
+    fairseq = ["--train-subset", "valid", "--valid-subset", "valid", "--disable-validation",
+               "--dropout", "0", "--attention-dropout", "0", "--max-tokens", "100000",
+               "--required-batch-size-multiple", "1"]
+    n_blocks = _count_blocks(tiny_pair)
+    train("align_mlm", tiny_pair, tmp_path / "one", *common,
+          fairseq_args=fairseq + ["--batch-size", str(n_blocks)])
+    train("align_mlm", tiny_pair, tmp_path / "two", *common, "--cpu-workers", "2",
+          fairseq_args=fairseq + ["--batch-size", str((n_blocks + 1) // 2)])
+    one = read_records(tmp_path / "one" / "train.log", "train_inner")[:3]
+    two = read_records(tmp_path / "two" / "train.log", "train_inner")[:3]
+    assert [r["bsz"] for r in one] == [r["bsz"] for r in two] == [str(n_blocks)] * 3
+    for a, b in zip(one, two):
+        for key in ("loss", "mlm_loss", "align_loss"):
+            assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4), (key, a, b)
+
+
+def _count_blocks(pair) -> int:
+    """Training blocks of 64 tokens in the pair's valid split (both languages)."""
+    from fairseq.data import Dictionary, TokenBlockDataset, data_utils
+    d = Dictionary.load(str(pair / "bin" / "dict.txt"))
+    total = 0
+    for lang in ("en", "en_trans_inv"):
+        ds = data_utils.load_indexed_dataset(str(pair / "bin" / lang / "valid"), d)
+        total += len(TokenBlockDataset(ds, ds.sizes, 63, pad=d.pad(), eos=d.eos(), break_mode="none"))
+    return total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("content, expected", [
+    (None, "nope.txt: bilingual dictionary not found"),
+    ("▁the §▁the\n▁a §▁a extra\n", "bad.txt:2: expected 2 whitespace-separated fields"),
+    ("zz1 yy1\nzz2 yy2\nzz3 yy3\n", "bad.txt: none of its 3 pairs is usable (out of vocabulary: 3"),
+])
+def test_bad_alignment_dictionaries(tiny_pair, tmp_path, content, expected):
+    path = tmp_path / ("nope.txt" if content is None else "bad.txt")
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
+                 fairseq_args=["--align-dict", str(path)])
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_out_of_vocabulary_pairs_are_counted_and_shown(tiny_pair, tmp_path):
+    path = tmp_path / "partly.txt"
+    path.write_text("▁the §▁the\nqqq1 zzz1\n▁a §▁a\nqqq2 zzz2\n", encoding="utf-8")
+    proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "2",
+                 fairseq_args=["--align-dict", str(path)])
+    assert ("partly.txt: 4 pairs; used: 2 single-piece, 0 multi-piece (mean of pieces); "
+            "skipped: 0 multi-piece, 2 out of vocabulary (e.g. qqq1 zzz1; qqq2 zzz2)") in proc.stdout + proc.stderr

@@ -1,0 +1,100 @@
+"""The math of ALIGN-MLM (DESIGN §2) as pure functions: the alignment loss, the P@1 retrieval
+metric and loss-weight schedules. Used by the criterion, the task and evaluation."""
+from __future__ import annotations
+
+import bisect
+
+import torch
+import torch.nn.functional as F
+
+ALIGN_LOSS_KINDS = ("cosine", "l2")
+
+
+def pair_loss(source: torch.Tensor, target: torch.Tensor, kind: str = "cosine") -> torch.Tensor:
+    """Loss to minimise between matched rows of two [N, D] tensors, computed in fp32.
+
+    cosine: minus the mean cosine similarity (the paper's final form);
+    l2:     the mean Euclidean distance (an early version of the authors' code).
+    """
+    source, target = source.float(), target.float()
+    if kind == "cosine":
+        return -F.cosine_similarity(source, target, dim=-1, eps=1e-8).mean()
+    if kind == "l2":
+        return (source - target).norm(dim=-1).mean()
+    raise ValueError(f"unknown alignment loss {kind!r}; expected one of {ALIGN_LOSS_KINDS}")
+
+
+def alignment_loss(embeddings: torch.Tensor, pairs: torch.Tensor, kind: str = "cosine") -> torch.Tensor:
+    """`pair_loss` over the embedding rows named by `pairs`, a LongTensor [N, 2] of token ids.
+    Only those rows receive gradient."""
+    return pair_loss(embeddings[pairs[:, 0]], embeddings[pairs[:, 1]], kind)
+
+
+def bag_means(embeddings: torch.Tensor, bags: torch.Tensor) -> torch.Tensor:
+    """fp32 mean embedding of each row of `bags`, a LongTensor [N, L] of token ids padded with
+    -1 (a word split into several pieces is represented by the mean of its pieces)."""
+    if bags.shape[1] == 1:  # the common case: every word is one piece
+        return embeddings[bags[:, 0]].float()
+    mask = (bags >= 0).unsqueeze(-1)
+    rows = embeddings[bags.clamp(min=0)].float() * mask
+    return rows.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+@torch.no_grad()
+def precision_at_1(embeddings: torch.Tensor, pairs: torch.Tensor,
+                   candidates: torch.Tensor | None = None, chunk_bytes: int = 64 << 20) -> float:
+    """Share of source ids whose nearest candidate (cosine, i.e. dot product of L2-normalised
+    rows) is a translation of theirs in `pairs`.
+
+    pairs: LongTensor [N, 2] of (source id, target id); a source listed with several targets
+        counts as right when it retrieves any of them; each distinct source counts once.
+    candidates: LongTensor of ids to retrieve among; default the distinct targets of `pairs`
+        (pass e.g. the whole target-language vocabulary for the paper's protocol).
+    chunk_bytes: bound on the score block held at once (sources per chunk x candidates x 4 B).
+    """
+    if pairs.numel() == 0:
+        raise ValueError("precision_at_1 needs at least one pair")
+    pairs = pairs.to(embeddings.device)
+    sources = torch.unique(pairs[:, 0])
+    candidates = torch.unique(pairs[:, 1]) if candidates is None else candidates.to(embeddings.device)
+    cand = F.normalize(embeddings[candidates].float(), dim=-1)
+    chunk = max(1, chunk_bytes // (4 * len(candidates)))
+    retrieved = torch.empty_like(sources)
+    for start in range(0, len(sources), chunk):
+        src = F.normalize(embeddings[sources[start:start + chunk]].float(), dim=-1)
+        retrieved[start:start + chunk] = candidates[(src @ cand.T).argmax(dim=1)]
+    # right when (source, retrieved) is one of the pairs: compare as single int64 keys
+    width = int(max(pairs.max().item(), candidates.max().item())) + 1
+    hits = torch.isin(sources * width + retrieved, pairs[:, 0] * width + pairs[:, 1])
+    return hits.float().mean().item()
+
+
+class WeightSchedule:
+    """A loss weight as a constant ("10") or a piecewise-linear schedule over updates
+    ("0:0,2000:10": 0 at update 0, rising linearly to 10 at update 2000, then constant),
+    as in XLM's lambda schedules."""
+
+    def __init__(self, spec: str | float):
+        text = str(spec).strip()
+        try:
+            if ":" not in text:
+                self.points = [(0, float(text))]
+            else:
+                self.points = [(int(step), float(value)) for step, value in
+                               (item.split(":") for item in text.split(","))]
+        except ValueError:
+            raise ValueError(f"invalid weight schedule {spec!r}: expected a number (10) or "
+                             "UPDATE:VALUE pairs (0:0,2000:10)") from None
+        steps = [step for step, _ in self.points]
+        if steps != sorted(steps) or len(set(steps)) != len(steps) or steps[0] < 0:
+            raise ValueError(f"invalid weight schedule {spec!r}: updates must increase from >= 0")
+        self.steps = steps
+
+    def __call__(self, update: int) -> float:
+        k = bisect.bisect_right(self.steps, update)
+        if k == 0:
+            return self.points[0][1]
+        if k == len(self.points):
+            return self.points[-1][1]
+        (s0, v0), (s1, v1) = self.points[k - 1], self.points[k]
+        return v0 + (v1 - v0) * (update - s0) / (s1 - s0)
