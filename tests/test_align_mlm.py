@@ -48,6 +48,18 @@ def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
     assert 0.0 <= float(valid[-1]["valid_align_p1_heldout"]) <= 100.0
     per_lang = read_records(tmp_path / "run" / "train.log", "valid_en_trans_inv")
     assert "valid_en_trans_inv_align_p1_heldout" in per_lang[-1]
+    # the same terms land in the tensorboard event files
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tags = {}
+    for subset in ("train_inner", "valid"):
+        events = EventAccumulator(str(tmp_path / "run" / "tensorboard" / subset))
+        events.Reload()
+        tags[subset] = set(events.Tags()["scalars"])
+    assert {"mlm_loss", "align_loss", "align_weight"} <= tags["train_inner"]
+    assert {"mlm_loss", "align_loss", "align_p1_train", "align_p1_heldout"} <= tags["valid"]
+    p1 = EventAccumulator(str(tmp_path / "run" / "tensorboard" / "valid"))
+    p1.Reload()
+    assert p1.Scalars("align_p1_train")[-1].value == pytest.approx(float(valid[-1]["valid_align_p1_train"]), abs=0.01)
 
 
 @pytest.mark.slow
@@ -65,12 +77,14 @@ def test_memory_efficient_fp16_keeps_finite_alignment_loss(tiny_pair, tmp_path):
 @pytest.mark.slow
 def test_two_gloo_workers_match_one_worker_with_the_same_total_batch(tiny_pair, tmp_path):
     """Training on the 100-sentence valid split: one worker takes all of it as one batch, two
-    workers half each. Any alignment weight that depended on the batch or world size (no
-    sample-size scaling) would change the loss; so would a wrong gradient after update 1."""
+    workers half each. The alignment term is made to dominate (l2 form, always positive;
+    weight 1000), so an alignment weight that depended on the batch or world size (no
+    sample-size scaling) would shift the loss by about 1% (checked by removing the scaling);
+    a wrong gradient would show at updates 2 and 3."""
     common = ["--max-update", "3", "--log-interval", "1", "--warmup-updates", "1"]
     fairseq = ["--train-subset", "valid", "--valid-subset", "valid", "--disable-validation",
                "--dropout", "0", "--attention-dropout", "0", "--max-tokens", "100000",
-               "--required-batch-size-multiple", "1"]
+               "--required-batch-size-multiple", "1", "--align-loss", "l2", "--align-weight", "1000"]
     n_blocks = _count_blocks(tiny_pair)
     train("align_mlm", tiny_pair, tmp_path / "one", *common,
           fairseq_args=fairseq + ["--batch-size", str(n_blocks)])
@@ -119,3 +133,26 @@ def test_out_of_vocabulary_pairs_are_counted_and_shown(tiny_pair, tmp_path):
                  fairseq_args=["--align-dict", str(path)])
     assert ("partly.txt: 4 pairs; used: 2 single-piece, 0 multi-piece (mean of pieces); "
             "skipped: 0 multi-piece, 2 out of vocabulary (e.g. qqq1 zzz1; qqq2 zzz2)") in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_natural_pair_words_of_several_pieces_use_the_mean(tmp_path):
+    from conftest import BUNDLED_CORPUS, prepare_pair
+    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "en.txt").write_text("\n".join(lines[:800]) + "\n", encoding="utf-8")
+    (tmp_path / "up.txt").write_text("\n".join(l.upper() for l in lines[800:1600]) + "\n", encoding="utf-8")
+    words = ["the", "of", "government", "president", "antidisestablishmentarianism", "日本"]
+    (tmp_path / "en-up.txt").write_text("".join(f"{w} {w.upper()}\n" for w in words), encoding="utf-8")
+    pair = tmp_path / "pair"
+    prepare_pair("--corpus", tmp_path / "en.txt", "--corpus2", tmp_path / "up.txt", "--lang2", "up",
+                 "--dictionary", tmp_path / "en-up.txt", "--out", pair, "--vocab-size", "600",
+                 "--valid-size", "50", "--dict-train-fraction", "1.0")
+    proc = train("align_mlm", pair, tmp_path / "run", "--max-update", "10",
+                 fairseq_args=["--align-heldout-dict", "none"])
+    log = proc.stdout + proc.stderr
+    line = next(l for l in log.splitlines() if "dict/train.txt: 6 pairs; used:" in l)
+    assert "multi-piece (mean of pieces)" in line and "1 out of vocabulary (e.g. 日本 日本)" in line
+    used_multi = int(line.split("single-piece, ")[1].split(" multi-piece")[0])
+    assert used_multi >= 1  # 'antidisestablishmentarianism' is several pieces
+    inner = read_records(tmp_path / "run" / "train.log", "train_inner")
+    assert math.isfinite(float(inner[-1]["align_loss"]))
