@@ -43,11 +43,12 @@ def train_wps(data: Path, save_dir: Path, objective: str, arch: str, updates: in
 
 
 def compare(label: str, data: Path, tmp: Path, arch: str, updates: int, rounds: int,
-            extra: list) -> None:
+            extra: list, align_extra: list = ()) -> None:
     results = {"mlm": [], "align_mlm": []}
     for _ in range(rounds):
         for objective in results:
-            results[objective].append(train_wps(data, tmp, objective, arch, updates, extra))
+            args = extra + (list(align_extra) if objective == "align_mlm" else [])
+            results[objective].append(train_wps(data, tmp, objective, arch, updates, args))
     mlm, align = (statistics.median(results[k]) for k in ("mlm", "align_mlm"))
     print(f"{label}: MLM {mlm:,.0f} tok/s, ALIGN-MLM {align:,.0f} tok/s, ratio {align / mlm:.3f} "
           f"(target >= 0.97; runs: mlm {[round(x) for x in results['mlm']]}, "
@@ -129,20 +130,20 @@ def bench_precision_at_1() -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds per size")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
     p.add_argument("--skip-paper", action="store_true", help="skip the paper-size model")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         compare("tiny (roberta_tiny, 128-token blocks, 4096 tok/batch, ~4k pairs)",
-                tiny_data(tmp), tmp, "roberta_tiny", 40, args.rounds,
+                tiny_data(tmp), tmp, "roberta_tiny", 60, args.rounds,
                 ["--tokens-per-sample", "128", "--max-tokens", "4096"])
         if not args.skip_paper:
             data = paper_data(tmp)
             compare("paper size (8x512, vocab 80k, 20k pairs, 512-token blocks, 2048 tok/batch)",
                     data, tmp, "roberta_align_paper", 5, args.rounds,
-                    ["--tokens-per-sample", "512", "--max-tokens", "2048",
-                     "--align-dict", str(tmp / "paper" / "pairs.txt")])
+                    ["--tokens-per-sample", "512", "--max-tokens", "2048"],
+                    ["--align-dict", str(tmp / "paper" / "pairs.txt")])
     bench_precision_at_1()
 
 

@@ -4,7 +4,7 @@ from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import base_architecture
 
 
-def _set_size(args, layers: int, dim: int, heads: int, ffn: int) -> None:
+def set_size(args, layers: int, dim: int, heads: int, ffn: int) -> None:
     args.encoder_layers = getattr(args, "encoder_layers", layers)
     args.encoder_embed_dim = getattr(args, "encoder_embed_dim", dim)
     args.encoder_attention_heads = getattr(args, "encoder_attention_heads", heads)
@@ -15,10 +15,10 @@ def _set_size(args, layers: int, dim: int, heads: int, ffn: int) -> None:
 @register_model_architecture("roberta", "roberta_tiny")
 def roberta_tiny(args):
     """2 layers, hidden 64, 4 heads, FFN 256: trains on a laptop CPU in minutes."""
-    _set_size(args, layers=2, dim=64, heads=4, ffn=256)
+    set_size(args, layers=2, dim=64, heads=4, ffn=256)
 
 
 @register_model_architecture("roberta", "roberta_align_paper")
 def roberta_align_paper(args):
     """The ALIGN-MLM paper's model: 8 layers, hidden 512, 8 heads, FFN 2048."""
-    _set_size(args, layers=8, dim=512, heads=8, ffn=2048)
+    set_size(args, layers=8, dim=512, heads=8, ffn=2048)
