@@ -4,7 +4,7 @@
 
 1. Training throughput (tokens/s, fairseq's own `wps`) of ALIGN-MLM against MLM on the same
    model and data, runs interleaved (mlm, align, mlm, align, ...), median per objective:
-   - tiny: roberta_tiny on the bundled Trans+Inv pair (all ~4k training pairs per step);
+   - tiny: roberta_tiny on the bundled Trans+Inv pair (all 2k training pairs per step);
    - paper size: roberta_align_paper (8x512) on synthetic data with a joint vocabulary of 80k
      (40k + 40k twins) and 20k training pairs, 512-token blocks. Target ratio >= 0.97.
 2. precision_at_1 on an 80k x 512 matrix, 16k sources against 40k candidates: time against
@@ -25,14 +25,22 @@ sys.path.insert(0, str(REPO))
 from scripts.fairseq_log import read_records  # noqa: E402
 
 
+OBJECTIVE_ARGS = {
+    "mlm": ["--task", "multilingual_mlm", "--criterion", "masked_lm"],
+    "align_mlm": ["--task", "align_mlm", "--criterion", "align_mlm", "--align-weight", "10"],
+    "xlm": ["--task", "xlm", "--criterion", "masked_lm", "--tlm-fraction", "0.25"],
+    "dict_mlm": ["--task", "dict_mlm", "--criterion", "masked_lm", "--dict-mlm-prob", "0.5"],
+}
+# the same model size, with language embeddings for XLM
+ARCH_FOR = {"xlm": lambda arch: arch.replace("roberta_", "roberta_lang_", 1)}
+
+
 def train_wps(data: Path, save_dir: Path, objective: str, arch: str, updates: int,
               extra: list) -> float:
-    task = {"mlm": ["--task", "multilingual_mlm", "--criterion", "masked_lm"],
-            "align_mlm": ["--task", "align_mlm", "--criterion", "align_mlm",
-                          "--align-weight", "10"]}[objective]
+    task = OBJECTIVE_ARGS[objective]
     log = save_dir / f"{objective}.log"
     subprocess.run([sys.executable, "-m", "fairseq_cli.train", str(data), "--user-dir",
-                    str(REPO / "user_dir"), *task, "--arch", arch, "--optimizer", "adam",
+                    str(REPO / "user_dir"), *task, "--arch", ARCH_FOR.get(objective, str)(arch), "--optimizer", "adam",
                     "--lr", "1e-4", "--max-update", str(updates), "--log-interval", "1",
                     "--log-format", "json", "--log-file", str(log), "--no-save",
                     "--disable-validation", "--num-workers", "0", "--seed", "1", *extra],
@@ -43,16 +51,40 @@ def train_wps(data: Path, save_dir: Path, objective: str, arch: str, updates: in
 
 
 def compare(label: str, data: Path, tmp: Path, arch: str, updates: int, rounds: int,
-            extra: list, align_extra: list = ()) -> None:
+            extra: list, term: tuple, tokens_per_batch: int, align_extra: list = ()) -> None:
     results = {"mlm": [], "align_mlm": []}
     for _ in range(rounds):
         for objective in results:
             args = extra + (list(align_extra) if objective == "align_mlm" else [])
             results[objective].append(train_wps(data, tmp, objective, arch, updates, args))
     mlm, align = (statistics.median(results[k]) for k in ("mlm", "align_mlm"))
+    vocab, dim, pairs = term
+    term_ms = alignment_term_ms(vocab, dim, pairs)
+    step_ms = 1000 * tokens_per_batch / mlm
+    print(f"{label}: alignment term {term_ms:.1f} ms per batch against an MLM step of "
+          f"{step_ms:.0f} ms: ratio {step_ms / (step_ms + term_ms):.3f} by direct timing")
     print(f"{label}: MLM {mlm:,.0f} tok/s, ALIGN-MLM {align:,.0f} tok/s, ratio {align / mlm:.3f} "
           f"(target >= 0.97; runs: mlm {[round(x) for x in results['mlm']]}, "
           f"align {[round(x) for x in results['align_mlm']]})", flush=True)
+
+
+def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10) -> float:
+    """Forward + backward of the alignment term alone, in-process: the fixed cost ALIGN-MLM
+    adds to every batch, free of the run-to-run noise of whole training runs."""
+    import time
+
+    import torch
+    from user_dir.alignment import bag_means, pair_loss
+
+    embeddings = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
+    source = torch.randperm(vocab // 2)[:pairs].unsqueeze(1)
+    target = source + vocab // 2
+    for i in range(repeats + 2):
+        if i == 2:
+            start = time.perf_counter()
+        pair_loss(bag_means(embeddings, source), bag_means(embeddings, target)).backward()
+        embeddings.grad = None
+    return (time.perf_counter() - start) / repeats * 1000
 
 
 def tiny_data(tmp: Path) -> Path:
@@ -135,15 +167,15 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        compare("tiny (roberta_tiny, 128-token blocks, 4096 tok/batch, ~4k pairs)",
+        compare("tiny (roberta_tiny, 128-token blocks, 4096 tok/batch, 2k pairs)",
                 tiny_data(tmp), tmp, "roberta_tiny", 60, args.rounds,
-                ["--tokens-per-sample", "128", "--max-tokens", "4096"])
+                ["--tokens-per-sample", "128", "--max-tokens", "4096"], (8003, 64, 2000), 4096)
         if not args.skip_paper:
             data = paper_data(tmp)
             compare("paper size (8x512, vocab 80k, 20k pairs, 512-token blocks, 2048 tok/batch)",
                     data, tmp, "roberta_align_paper", 5, args.rounds,
-                    ["--tokens-per-sample", "512", "--max-tokens", "2048"],
-                    ["--align-dict", str(tmp / "paper" / "pairs.txt")])
+                    ["--tokens-per-sample", "512", "--max-tokens", "2048"], (80004, 512, 20000),
+                    2048, ["--align-dict", str(tmp / "paper" / "pairs.txt")])
     bench_precision_at_1()
 
 

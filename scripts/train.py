@@ -21,7 +21,17 @@ REPO = Path(__file__).resolve().parents[1]
 OBJECTIVES = {
     "mlm": ("multilingual_mlm", "masked_lm", []),
     "align_mlm": ("align_mlm", "align_mlm", ["--align-weight", "10"]),
+    "xlm": ("xlm", "masked_lm", ["--tlm-fraction", "0.25"]),
+    "dict_mlm": ("dict_mlm", "masked_lm", ["--dict-mlm-mode", "input", "--dict-mlm-prob", "0.5"]),
 }
+# XLM needs language embeddings: the same size, from the roberta_lang family
+LANGUAGE_EMBEDDING_OBJECTIVES = {"xlm"}
+
+
+def architecture(objective: str, arch: str) -> str:
+    if objective in LANGUAGE_EMBEDDING_OBJECTIVES and not arch.startswith("roberta_lang"):
+        return arch.replace("roberta_", "roberta_lang_", 1)
+    return arch
 
 
 def data_bin(data: Path) -> Path:
@@ -52,7 +62,7 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list:
     return [
         *launcher, str(bin_dir),
         "--user-dir", str(REPO / "user_dir"), "--task", task, "--criterion", criterion,
-        "--arch", args.arch, "--tokens-per-sample", str(args.tokens_per_sample),
+        "--arch", architecture(args.objective, args.arch), "--tokens-per-sample", str(args.tokens_per_sample),
         "--max-tokens", str(args.max_tokens), "--update-freq", str(args.update_freq),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
         "--weight-decay", "0.01", "--clip-norm", "1.0", "--lr", str(args.lr),

@@ -71,10 +71,11 @@ def test_checkpoint_loads_from_python_without_disabling_weights_only(trained):
 
 
 @pytest.mark.slow
-def test_hydra_config_trains(tiny_pair, tmp_path):
+@pytest.mark.parametrize("config", ["mlm", "align_mlm", "xlm", "dict_mlm"])
+def test_hydra_config_trains(config, tiny_pair, tmp_path):
     save_dir = tmp_path / "hydra_ckpt"
     run([REPO / ".venv" / "bin" / "fairseq-hydra-train", "--config-dir", REPO / "configs" / "pretrain",
-         "--config-name", "mlm", f"task.data={tiny_pair / 'bin'}", f"common.user_dir={REPO / 'user_dir'}",
+         "--config-name", config, f"task.data={tiny_pair / 'bin'}", f"common.user_dir={REPO / 'user_dir'}",
          "optimization.max_update=20", "task.tokens_per_sample=64", "dataset.max_tokens=2048",
          f"checkpoint.save_dir={save_dir}", f"common.log_file={tmp_path / 'train.log'}"], cwd=tmp_path)
     records = json_log_records(tmp_path / "train.log", "train_inner")

@@ -111,8 +111,8 @@ def roberta_lang_tiny(args):
     set_size(args, layers=2, dim=64, heads=4, ffn=256)
 
 
-@register_model_architecture("roberta_lang", "roberta_lang_paper")
-def roberta_lang_paper(args):
+@register_model_architecture("roberta_lang", "roberta_lang_align_paper")
+def roberta_lang_align_paper(args):
     """roberta_align_paper's size (8 x 512) with language embeddings available."""
     args.num_langs = getattr(args, "num_langs", 0)
     set_size(args, layers=8, dim=512, heads=8, ffn=2048)

@@ -12,8 +12,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from fairseq import utils
-from fairseq.data import ConcatDataset
+from fairseq.data import (ConcatDataset, IdDataset, MaskTokensDataset, NestedDictionaryDataset,
+                          NumelDataset, NumSamplesDataset, RightPadDataset, SortDataset,
+                          data_utils)
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
@@ -65,6 +68,41 @@ class MultilingualMLMTask(MaskedLMTask):
         self.langs = ([lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
                       if cfg.langs else discover_languages(data_path))
         logger.info("languages: %s", ", ".join(self.langs))
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        """fairseq's masked-LM dataset, built from `build_token_dataset` (tokens plus any
+        per-token inputs) and passed through `transform_masked` after masking: the two places
+        where XLM and DICT-MLM differ from MLM."""
+        tokens, extra_inputs = self.build_token_dataset(split, epoch, combine)
+        pad = self.source_dictionary.pad()
+        src, tgt = MaskTokensDataset.apply_mask(
+            tokens, self.source_dictionary, pad_idx=pad, mask_idx=self.mask_idx,
+            seed=self.cfg.seed, mask_prob=self.cfg.mask_prob,
+            leave_unmasked_prob=self.cfg.leave_unmasked_prob,
+            random_token_prob=self.cfg.random_token_prob,
+            freq_weighted_replacement=self.cfg.freq_weighted_replacement,
+            mask_multiple_length=self.cfg.mask_multiple_length, mask_stdev=self.cfg.mask_stdev,
+            skip_masking=self.cfg.skip_masking)
+        src, tgt = self.transform_masked(src, tgt)
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(src))
+        net_input = {"src_tokens": RightPadDataset(src, pad_idx=pad),
+                     "src_lengths": NumelDataset(src, reduce=False)}
+        net_input.update({name: RightPadDataset(ds, pad_idx=0) for name, ds in extra_inputs.items()})
+        dataset = NestedDictionaryDataset(
+            {"id": IdDataset(), "net_input": net_input, "target": RightPadDataset(tgt, pad_idx=pad),
+             "nsentences": NumSamplesDataset(), "ntokens": NumelDataset(src, reduce=True)},
+            sizes=[src.sizes])
+        self.datasets[split] = SortDataset(dataset, sort_order=[shuffle, src.sizes])
+
+    def build_token_dataset(self, split, epoch, combine):
+        """(token dataset, {net_input name: per-token dataset}); MLM: the blocks of every
+        language concatenated, no extra inputs."""
+        return self._load_dataset_split(split, epoch, combine), {}
+
+    def transform_masked(self, src, tgt):
+        """Hook on the masked (source, target) datasets; MLM leaves them as they are."""
+        return src, tgt
 
     def _load_dataset_split(self, split, epoch, combine):
         base_split, langs = split_languages(split, self.langs)

@@ -1,0 +1,212 @@
+"""XLM (TLM + language embeddings) and DICT-MLM: their data, and real fairseq-train runs."""
+import sys
+
+import numpy as np
+import pytest
+import torch
+from fairseq.data import Dictionary, data_utils
+
+from conftest import run
+from scripts.fairseq_log import read_records
+from user_dir.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
+from user_dir.data.token_features import ParallelPairDataset
+
+TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
+        "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
+
+
+def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
+    return run([sys.executable, "scripts/train.py", "--objective", objective, "--data", data,
+                "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
+
+
+def setup_task(name, pair, **overrides):
+    """A real fairseq task of the plugin, as fairseq-train builds it."""
+    import user_dir
+    from fairseq import tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options
+    user_dir.register()
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(pair / "bin"), "--task", name, "--arch", "roberta_lang_tiny", "--tokens-per-sample", "64",
+        *[x for k, v in overrides.items() for x in (f"--{k.replace('_', '-')}", str(v))]])
+    return tasks.setup_task(convert_namespace_to_omegaconf(args).task)
+
+
+# ---------------------------------------------------------------- data: TLM
+
+
+def test_tlm_sample_halves_positions_and_languages(tiny_pair):
+    d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
+    src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en"), d)
+    tgt = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en_trans_inv"), d)
+    chosen = np.array([3, 10, 42])
+    views = {f: ParallelPairDataset(src, tgt, chosen, d.bos(), langs=(0, 1), field=f)
+             for f in ParallelPairDataset.FIELDS}
+    V = (len(d) - d.nspecial) // 2
+    for k, pair in enumerate(chosen):
+        tokens, langs, positions = (views[f][k] for f in ParallelPairDataset.FIELDS)
+        n1 = len(src[pair]) + 1
+        assert tokens[0] == d.bos() and torch.equal(tokens[1:n1], src[pair].long())
+        assert torch.equal(tokens[n1:], tgt[pair].long())
+        assert tokens[n1 - 1] == d.eos() and tokens[-1] == d.eos()
+        # the halves are translations: the same pieces, the second in its twin script
+        assert sorted((tokens[n1:-1] - V).tolist()) == sorted(tokens[1:n1 - 1].tolist())
+        assert langs.tolist() == [0] * n1 + [1] * (len(tokens) - n1)
+        assert positions.tolist() == list(range(n1)) + list(range(len(tokens) - n1))
+        assert views["tokens"].sizes[k] == len(tokens)
+
+
+def test_parallel_files_of_different_lengths_are_an_error(tiny_pair):
+    d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
+    src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en" / "train"), d)
+    short = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en" / "valid"), d)
+    with pytest.raises(ValueError, match="parallel data differ in length: 1400 != 100"):
+        ParallelPairDataset(src, short, np.arange(3), d.bos())
+
+
+@pytest.mark.slow
+def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair):
+    task = setup_task("xlm", tiny_pair)
+    task.load_dataset("train")
+    dataset = task.datasets["train"]
+    masked = total = tlm = 0
+    for i in range(0, len(dataset), 3):
+        item = dataset[i]  # flattened keys: 'net_input.src_tokens', ...
+        masked += int((item["target"] != task.dictionary.pad()).sum())
+        total += len(item["target"])
+        tlm += int(item["net_input.src_lang_ids"].unique().numel() == 2)
+    assert masked / total == pytest.approx(0.15, abs=0.01)
+    assert tlm > 0  # TLM pairs are among the samples
+    batch = dataset.collater([dataset[i] for i in range(8)])
+    net = batch["net_input"]
+    assert net["src_lang_ids"].shape == net["src_tokens"].shape == net["src_positions"].shape
+    assert set(net["src_lang_ids"].unique().tolist()) <= {0, 1}
+
+
+# ---------------------------------------------------------------- data: DICT-MLM
+
+PAD = 1
+
+
+def test_substitute_hand_worked():
+    pairs = torch.tensor([[10, 20], [11, 21], [11, 22]])
+    table, counts = translation_table(pairs, 30)
+    assert counts[10] == 1 and counts[11] == 2 and counts[20] == 1 and counts[12] == 0
+    assert set(table[11, :2].tolist()) == {21, 22} and table[21, 0] == 11
+    source = np.array([0, 5, 10, 11, 12, 2])     # <s> x  a  b  c </s>, all but x masked
+    target = np.array([PAD, PAD, 10, 11, 12, PAD])
+    rng = np.random.default_rng(0)
+    src, tgt = substitute(source, target, table, counts, "input", 1.0, PAD, rng)
+    assert src[2] == 20 and src[3] in (21, 22) and src[4] == 12  # 12 has no entry
+    assert tgt.tolist() == target.tolist()  # input mode: labels stay the originals
+    src, tgt = substitute(source, target, table, counts, "target", 1.0, PAD, rng)
+    assert src.tolist() == source.tolist()
+    assert tgt[2] == 20 and tgt[3] in (21, 22) and tgt[4] == 12
+    src, tgt = substitute(source, target, table, counts, "input", 0.0, PAD, rng)
+    assert src.tolist() == source.tolist() and tgt.tolist() == target.tolist()
+
+
+class _Listed(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = [torch.tensor(x) for x in items]
+        self.sizes = np.array([len(x) for x in items])
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __len__(self):
+        return len(self.items)
+
+    def set_epoch(self, epoch):
+        pass
+
+
+def test_substitution_rate_only_where_the_dictionary_has_entries_and_deterministic():
+    rng = np.random.default_rng(1)
+    vocab, n = 200, 400
+    pairs = torch.tensor([[t, t + 100] for t in range(4, 54)])  # tokens 4..53 have entries
+    table, counts = translation_table(pairs, vocab)
+    sources = [rng.integers(4, 100, size=50) for _ in range(n)]
+    targets = [np.where(rng.random(50) < 0.15, s, PAD) for s in sources]
+    src_ds, tgt_ds = _Listed(sources), _Listed(targets)
+    make = lambda field: DictSubstitutionDataset(src_ds, tgt_ds, table, counts, "input", 0.5, PAD,
+                                                 seed=7, field=field)
+    out_src = make("source")
+    out_src.set_epoch(3)
+    changed = eligible = 0
+    for i in range(n):
+        new, old, tgt = out_src[i].numpy(), sources[i], targets[i]
+        diff = new != old
+        assert (tgt[diff] != PAD).all()  # only masked positions
+        assert (counts[old[diff]] > 0).all() and (new[diff] == old[diff] + 100).all()
+        changed += diff.sum()
+        eligible += ((tgt != PAD) & (counts[old] > 0)).sum()
+    assert changed / eligible == pytest.approx(0.5, abs=0.05)
+    again = make("source")  # a resumed run: same seed, epoch and index -> same sample
+    again.set_epoch(3)
+    assert all(torch.equal(again[i], out_src[i]) for i in range(0, n, 37))
+    again.set_epoch(4)
+    assert any(not torch.equal(again[i], out_src[i]) for i in range(0, n, 7))
+
+
+@pytest.mark.slow
+def test_dict_mlm_rejects_a_dictionary_with_no_overlap(tiny_pair, tmp_path):
+    path = tmp_path / "other.txt"
+    path.write_text("zzq1 yyq1\nzzq2 yyq2\n", encoding="utf-8")
+    proc = train("dict_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
+                 fairseq_args=["--align-dict", str(path)])
+    assert proc.returncode != 0 and "none of its 2 pairs is usable" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- real training
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["xlm", "dict_mlm"])
+def test_training_loss_falls_and_resumes(objective, tiny_pair, tmp_path):
+    train(objective, tiny_pair, tmp_path / "run", "--max-update", "40")
+    records = read_records(tmp_path / "run" / "train.log", "train_inner")
+    losses = [float(r["loss"]) for r in records]
+    assert losses[-1] < losses[0] - 0.5, losses
+    proc = train(objective, tiny_pair, tmp_path / "run", "--max-update", "50")
+    assert "Loaded checkpoint" in proc.stdout + proc.stderr and "@ 40 updates" in proc.stdout + proc.stderr
+    updates = sorted({int(r["num_updates"]) for r in read_records(tmp_path / "run" / "train.log", "train_inner")})
+    assert updates[-2:] == [40, 50]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["xlm", "dict_mlm"])
+def test_two_gloo_workers(objective, tiny_pair, tmp_path):
+    proc = train(objective, tiny_pair, tmp_path / "run", "--max-update", "10", "--cpu-workers", "2")
+    log = proc.stdout + proc.stderr
+    assert "distributed init (rank 1)" in log and "distributed init (rank 0)" in log
+    records = read_records(tmp_path / "run" / "train.log", "train_inner")
+    assert int(records[-1]["num_updates"]) == 10 and np.isfinite(float(records[-1]["loss"]))
+
+
+LOAD_SCRIPT = """
+import sys, torch
+from user_dir.checkpoint import load_checkpoint
+model, task = load_checkpoint(sys.argv[1])
+d = task.dictionary
+tokens = torch.tensor([[d.bos()] + [d.index(p) for p in ["▁the", "▁government", "§▁the"]] + [d.eos()]])
+plain, _ = model(tokens, features_only=True)
+langs = torch.tensor([[0, 0, 0, 1, 1]])
+with_langs, _ = model(tokens, features_only=True, src_lang_ids=langs,
+                      src_positions=torch.tensor([[0, 1, 2, 0, 1]]))
+print("shapes", tuple(plain.shape), tuple(with_langs.shape), "differ", not torch.allclose(plain, with_langs))
+try:
+    model(tokens, features_only=True, src_lang_ids=torch.tensor([[0, 0, 0, 2, 2]]))
+except ValueError as err:
+    print("error:", err)
+"""
+
+
+@pytest.mark.slow
+def test_xlm_checkpoint_encodes_with_and_without_language_ids(tiny_pair, tmp_path):
+    train("xlm", tiny_pair, tmp_path / "run", "--max-update", "5")
+    proc = run([sys.executable, "-c", LOAD_SCRIPT, tmp_path / "run" / "checkpoint_last.pt"])
+    assert "shapes (1, 5, 64) (1, 5, 64) differ True" in proc.stdout
+    assert "error: language ids must be in [0, 2); got [0, 2]" in proc.stdout
