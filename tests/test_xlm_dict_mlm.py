@@ -152,12 +152,36 @@ def test_substitution_rate_only_where_the_dictionary_has_entries_and_determinist
 
 
 @pytest.mark.slow
-def test_dict_mlm_rejects_a_dictionary_with_no_overlap(tiny_pair, tmp_path):
+@pytest.mark.parametrize("content, expected", [
+    ("zzq1 yyq1\nzzq2 yyq2\n", "other.txt: none of its 2 pairs is usable"),
+    ("\n", "other.txt: bilingual dictionary is empty"),
+])
+def test_dict_mlm_rejects_an_empty_or_non_overlapping_dictionary(tiny_pair, tmp_path, content, expected):
     path = tmp_path / "other.txt"
-    path.write_text("zzq1 yyq1\nzzq2 yyq2\n", encoding="utf-8")
+    path.write_text(content, encoding="utf-8")
     proc = train("dict_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
                  fairseq_args=["--align-dict", str(path)])
-    assert proc.returncode != 0 and "none of its 2 pairs is usable" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_xlm_bad_inputs(tiny_pair, tmp_path):
+    import shutil
+    broken = tmp_path / "pair"
+    shutil.copytree(tiny_pair, broken)
+    para = broken / "bin" / "para"
+    for ext in ("bin", "idx"):  # the derived side of train now has the 100 lines of valid
+        shutil.copyfile(para / f"valid.en-en_trans_inv.en_trans_inv.{ext}",
+                        para / f"train.en-en_trans_inv.en_trans_inv.{ext}")
+    proc = train("xlm", broken, tmp_path / "run", "--max-update", "1", check=False)
+    assert proc.returncode != 0
+    assert ("parallel files differ in line count: " in proc.stderr and
+            "train.en-en_trans_inv.en has 1400 sentences, " in proc.stderr and
+            "train.en-en_trans_inv.en_trans_inv has 100" in proc.stderr)
+    proc = train("xlm", tiny_pair, tmp_path / "run2", "--max-update", "1", check=False,
+                 fairseq_args=["--num-langs", "1"])
+    assert proc.returncode != 0
+    assert "--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)" in proc.stderr
 
 
 # ---------------------------------------------------------------- real training
