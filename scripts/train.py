@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-dir", type=Path, required=True,
                    help="checkpoints, train.log and tensorboard/ go here")
     p.add_argument("--arch", default="roberta_tiny",
-                   help="roberta_tiny (tests, CPU demo) or roberta_align_paper (8x512)")
+                   help="roberta_tiny (tests, CPU demo) or roberta_align_paper (8x512); for xlm "
+                   "the roberta_lang_* twin of the same size (language embeddings) is used")
     p.add_argument("--max-update", type=int, default=300, help="training updates")
     p.add_argument("--warmup-updates", type=int, default=30, help="linear warm-up updates")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (paper: 1e-4)")

@@ -12,9 +12,10 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from fairseq.data import BaseWrapperDataset, data_utils
+from fairseq.data import BaseWrapperDataset
 
 MODES = ("input", "target")
+SUBSTITUTION_STREAM = 7  # keeps these draws apart from other (seed, epoch, index) streams
 
 
 def translation_table(pairs: torch.Tensor, vocab_size: int):
@@ -78,8 +79,7 @@ class DictSubstitutionDataset(BaseWrapperDataset):
 
     @lru_cache(maxsize=8)
     def _sample(self, seed, epoch, index):
-        with data_utils.numpy_seed(seed, epoch, index):
-            rng = np.random.default_rng(np.random.randint(2**31))
+        rng = np.random.default_rng((seed, epoch, index, SUBSTITUTION_STREAM))
         source, target = substitute(self.dataset[index].numpy(), self.target[index].numpy(),
                                     self.table, self.counts, self.mode, self.prob, self.pad, rng)
         return torch.from_numpy(source), torch.from_numpy(target)

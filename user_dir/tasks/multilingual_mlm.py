@@ -64,6 +64,9 @@ class MultilingualMLMTask(MaskedLMTask):
 
     def __init__(self, cfg: MultilingualMLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
+        if cfg.mask_whole_words:
+            raise ValueError("--mask-whole-words is not supported: it needs fairseq's --bpe "
+                             "settings; the pieces here come from data_prep's sentencepiece")
         data_path = utils.split_paths(cfg.data)[0]
         self.langs = ([lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
                       if cfg.langs else discover_languages(data_path))

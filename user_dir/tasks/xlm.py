@@ -61,12 +61,14 @@ class XLMTask(MultilingualMLMTask):
             lang_ids.append(ConstantTokenDataset(blocks, self.langs.index(lang)))
             positions.append(PositionDataset(blocks))
         if len(langs) > 1 and self.cfg.tlm_fraction > 0:
+            pairs = self._tlm_pairs(base_split)
             for field_name, out in (("tokens", tokens), ("lang_ids", lang_ids), ("positions", positions)):
-                out.append(self._tlm_pairs(base_split, field_name))
+                out.append(pairs[field_name])
         extra = {"src_lang_ids": ConcatDataset(lang_ids), "src_positions": ConcatDataset(positions)}
         return ConcatDataset(tokens), extra
 
-    def _tlm_pairs(self, split, field_name):
+    def _tlm_pairs(self, split) -> dict:
+        """{field: ParallelPairDataset} over the same seeded selection of sentence pairs."""
         data_path = utils.split_paths(self.cfg.data)[0]
         l1, l2 = self.langs[0], self.langs[1]
         prefix = os.path.join(data_path, PARALLEL_SUBDIR, f"{split}.{l1}-{l2}")
@@ -80,11 +82,12 @@ class XLMTask(MultilingualMLMTask):
         if len(source) != len(target):
             raise ValueError(f"parallel files differ in line count: {prefix}.{l1} has "
                              f"{len(source)} sentences, {prefix}.{l2} has {len(target)}")
-        with data_utils.numpy_seed(self.cfg.seed, 7919):  # the same pairs in every field
+        with data_utils.numpy_seed(self.cfg.seed, 7919):
             chosen = np.random.permutation(len(source))[: int(round(self.cfg.tlm_fraction * len(source)))]
         fits = source.sizes[chosen] + target.sizes[chosen] + 1 <= self.cfg.tokens_per_sample
-        if field_name == "tokens":
-            logger.info("TLM %s: %d of %d sentence pairs (%d longer than %d tokens left out)",
-                        split, fits.sum(), len(source), (~fits).sum(), self.cfg.tokens_per_sample)
-        return ParallelPairDataset(source, target, np.sort(chosen[fits]), self.source_dictionary.bos(),
-                                   langs=(0, 1), field=field_name)
+        logger.info("TLM %s: %d of %d sentence pairs (%d longer than %d tokens left out)",
+                    split, fits.sum(), len(source), (~fits).sum(), self.cfg.tokens_per_sample)
+        return {field_name: ParallelPairDataset(source, target, np.sort(chosen[fits]),
+                                                self.source_dictionary.bos(), langs=(0, 1),
+                                                field=field_name)
+                for field_name in ParallelPairDataset.FIELDS}
