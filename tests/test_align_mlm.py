@@ -156,3 +156,30 @@ def test_natural_pair_words_of_several_pieces_use_the_mean(tmp_path):
     assert used_multi >= 1  # 'antidisestablishmentarianism' is several pieces
     inner = read_records(tmp_path / "run" / "train.log", "train_inner")
     assert math.isfinite(float(inner[-1]["align_loss"]))
+
+
+@pytest.mark.slow
+def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
+    import json
+    from conftest import prepare_pair
+    train("align_mlm", tiny_pair, tmp_path / "align", "--max-update", "30")
+    train("xlm", tiny_pair, tmp_path / "xlm", "--max-update", "5")
+    out = tmp_path / "alignment.json"
+    run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+         tmp_path / "align" / "checkpoint_last.pt", "--output", out])
+    result = json.loads(out.read_text())
+    assert result["candidates"] == 499 and result["sources_scored"] == 200  # 40% of 499
+    assert result["p1_train"] > 90 and result["mean_cosine"]["train"] > 0.9
+    assert 0 <= result["p1_heldout"] <= 100 and not result["language_embeddings"]
+    # the paper's protocol samples from all pairs, half of them trained: about half retrieve
+    assert 35 < result["p1_paper"] < 65
+    xlm = json.loads(run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+                          tmp_path / "xlm" / "checkpoint_last.pt"]).stdout)
+    assert xlm["language_embeddings"] and xlm["p1_train"] < 20
+    other = tmp_path / "other_pair"
+    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", other,
+                 "--vocab-size", "300", "--valid-size", "50")
+    proc = run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+                tmp_path / "align" / "checkpoint_last.pt", "--pair", other], check=False)
+    assert proc.returncode != 0
+    assert "has a dictionary of 1003 tokens, but" in proc.stderr and "other_pair/bin/dict.txt has 598" in proc.stderr
