@@ -25,8 +25,6 @@ FAIRSEQ_CHECKPOINT_CLASSES = [
 if hasattr(torch.serialization, "add_safe_globals"):
     torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_CLASSES)
 
-USER_DIR = Path(__file__).resolve().parent
-
 
 def load_checkpoint(path: str | Path, data: str | Path | None = None):
     """(model, task) of a checkpoint trained with this plugin, in eval mode on the CPU.
