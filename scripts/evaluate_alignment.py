@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from user_dir.alignment import bag_means, precision_at_1  # noqa: E402
-from user_dir.data.alignment_pairs import build_pair_bags  # noqa: E402
+from user_dir.data.alignment_pairs import build_pair_bags, word_tokenizer  # noqa: E402
 from user_dir.data.bilingual_dictionary import read_word_pairs  # noqa: E402
 
 
@@ -52,7 +52,8 @@ def evaluate(checkpoint: Path, pair_dir: Path | None, source_fraction: float, se
         raise SystemExit(f"error: {checkpoint} has a dictionary of {len(d)} tokens, but "
                          f"{pair_dir}/bin/dict.txt has {dict_size} (+{d.nspecial} specials and "
                          "<mask>): the checkpoint was not trained on this data")
-    token_ids = word_tokenizer(d, pair_dir, manifest)
+    token_ids = word_tokenizer(d, manifest.get("dictionary_units", "pieces"),
+                               pair_dir / manifest.get("spm_model", "spm.model"))
     bags = {name: build_pair_bags(read_word_pairs(pair_dir / "dict" / f"{name}.txt"), token_ids,
                                   d.unk(), "mean", name=f"{pair_dir}/dict/{name}.txt")
             for name in ("all", "train", "heldout")}
@@ -84,14 +85,6 @@ def evaluate(checkpoint: Path, pair_dir: Path | None, source_fraction: float, se
             "sources_scored": int(len(chosen)), "candidates": int(len(candidates)),
             "source_fraction": source_fraction, "seed": seed,
             "language_embeddings": getattr(model.encoder, "embed_langs", None) is not None}
-
-
-def word_tokenizer(d, pair_dir: Path, manifest: dict):
-    if manifest.get("dictionary_units", "pieces") == "pieces":
-        return lambda token: [d.index(token)]
-    import sentencepiece as spm
-    sp = spm.SentencePieceProcessor(model_file=str(pair_dir / manifest.get("spm_model", "spm.model")))
-    return lambda word: [d.index(p) for p in sp.encode(word, out_type=str)]
 
 
 def main(argv=None) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -32,6 +33,20 @@ class PairBags:
         """LongTensor [M, 2] of the pairs whose words are both single pieces (for P@1)."""
         keep = ((self.source >= 0).sum(1) == 1) & ((self.target >= 0).sum(1) == 1)
         return torch.stack([self.source[keep, 0], self.target[keep, 0]], dim=1)
+
+
+def word_tokenizer(dictionary, units: str, spm_model=None) -> Callable[[str], list]:
+    """token_ids(word) for `build_pair_bags`: with units 'pieces' the string is a dictionary
+    token; with 'words' it is encoded by the sentencepiece model `spm_model` first."""
+    if units == "pieces":
+        return lambda token: [dictionary.index(token)]
+    if spm_model is None or not Path(spm_model).is_file():
+        raise ValueError(f"dictionary units 'words' need a sentencepiece model (--spm-model); "
+                         f"not found: {spm_model}")
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    return lambda word: [dictionary.index(p) for p in sp.encode(word, out_type=str)]
 
 
 def _padded(rows: Sequence[Sequence[int]]) -> torch.Tensor:

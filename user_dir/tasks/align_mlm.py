@@ -14,7 +14,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from ..alignment import precision_at_1
-from ..data.alignment_pairs import build_pair_bags
+from ..data.alignment_pairs import build_pair_bags, word_tokenizer
 from ..data.bilingual_dictionary import read_word_pairs
 from ..models.embeddings import input_embedding_matrix
 from .multilingual_mlm import MultilingualMLMConfig, MultilingualMLMTask
@@ -82,17 +82,9 @@ class AlignMLMTask(MultilingualMLMTask):
         units = str(cfg.align_dict_units)
         if units == "auto":
             units = manifest.get("dictionary_units", "pieces")
-        if units == "pieces":
-            return lambda token: [self.dictionary.index(token)]
-        import sentencepiece as spm
-
-        model = Path(cfg.spm_model) if cfg.spm_model else (
+        spm_model = Path(cfg.spm_model) if cfg.spm_model else (
             pair_dir / manifest.get("spm_model", "spm.model") if pair_dir else None)
-        if model is None or not model.is_file():
-            raise ValueError(f"--align-dict-units words needs a sentencepiece model "
-                             f"(--spm-model); not found: {model}")
-        sp = spm.SentencePieceProcessor(model_file=str(model))
-        return lambda word: [self.dictionary.index(p) for p in sp.encode(word, out_type=str)]
+        return word_tokenizer(self.dictionary, units, spm_model)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         self.num_updates = update_num  # the criterion's weight schedule reads it
