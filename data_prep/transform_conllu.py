@@ -14,22 +14,9 @@ from pathlib import Path
 
 import conllu
 
-from user_dir.data.text_file import read_utf8
+from user_dir.data.conllu_reader import parse_conllu
 
 from .transforms import TWIN_MARK, parse_transforms, reorder_words, word_order_functions
-
-
-def parse_conllu(path: Path) -> list:
-    """Sentences of a CoNLL-U file; a malformed line is an error naming file and line."""
-    text = read_utf8(path, "CoNLL-U file")
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line and not line.startswith("#") and len(line.split("\t")) != 10:
-            raise ValueError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
-                             f"{len(line.split(chr(9)))}: {line[:80]!r}")
-    try:
-        return conllu.parse(text)
-    except conllu.exceptions.ParseException as err:
-        raise ValueError(f"{path}: malformed CoNLL-U: {err}") from None
 
 
 def transform_sentence(sentence: conllu.TokenList, transforms, order_fns) -> conllu.TokenList:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import random
 from typing import Callable, Sequence
 
+from user_dir.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exported)
+
 WORD_ORDER_TRANSFORMS = ("inv", "perm")
 ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS
 FINAL_PUNCTUATION = frozenset(".!?")
-TWIN_MARK = "§"  # prefix of a derived-language piece; checked to be absent from the vocabulary
 
 
 def parse_transforms(spec: str) -> tuple[str, ...]:
@@ -90,11 +91,6 @@ def reorder_words(words: Sequence[str], labels: Sequence | None, order_fns: Sequ
     order = compose_order(len(words), keep_last, order_fns)
     new_words = [words[i] for i in order]
     return new_words, (None if labels is None else [labels[i] for i in order])
-
-
-def twin_piece(piece: str) -> str:
-    """Surface form of a piece in the script-changed language (`trans`)."""
-    return TWIN_MARK + piece
 
 
 def split_final_punctuation(line: str) -> str:
