@@ -39,6 +39,12 @@ class RobertaTaggerModel(RobertaModel):
             raise ValueError(f"{path}: a roberta_lang (XLM) checkpoint; roberta_tagger loads "
                              "plain RoBERTa encoders (MLM, ALIGN-MLM, DICT-MLM) only")
         ours = self.encoder.state_dict()
+        positions = "sentence_encoder.embed_positions.weight"
+        if positions in encoder and encoder[positions].shape[0] != ours[positions].shape[0]:
+            pad = self.encoder.sentence_encoder.embed_positions.padding_idx
+            raise ValueError(f"{path} was pretrained with {encoder[positions].shape[0] - pad - 1} "
+                             f"positions; fine-tune with --max-positions "
+                             f"{encoder[positions].shape[0] - pad - 1} (now {self.args.max_positions})")
         for key, value in encoder.items():
             if key in ours and ours[key].shape != value.shape:
                 raise ValueError(f"{path}: {key} has shape {tuple(value.shape)} but this model "

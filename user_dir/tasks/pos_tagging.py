@@ -33,7 +33,9 @@ class PosTaggingConfig(FairseqDataclass):
         "tokenize the words"})
     labels: str = field(default=UPOS, metadata={
         "help": "comma-separated label set (default: the 17 UPOS tags)"})
-    max_positions: int = field(default=128, metadata={"help": "tokens per sentence, <s> and </s> included"})
+    max_positions: int = field(default=128, metadata={
+        "help": "tokens per sentence, <s> and </s> included (longer sentences are cut); must "
+        "equal the pretraining --tokens-per-sample"})
     seed: int = II("common.seed")
 
 

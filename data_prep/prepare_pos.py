@@ -1,0 +1,54 @@
+"""POS data for zero-shot transfer on a synthetic pair: the original CoNLL-U splits and their
+derived-language versions side by side, as the `pos_tagging` task reads them.
+
+    python -m data_prep.prepare_pos --conllu-dir data/en_ewt/pos --transform trans+inv \\
+        --out runs/pos/en_trans_inv [--seed 1]
+
+Writes OUT/{train,valid,test}.conllu (original; valid = the input's dev.conllu) and
+OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: use the same
+--transform and --seed as prepare_pair). Then, with fairseq-train --task pos_tagging:
+  B_Z: --train-subset train          --valid-subset valid,test_derived   (zero-shot)
+  B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
+and Δ = B_Z − B_S on test_derived accuracy.
+"""
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from .transform_conllu import transform_file
+
+SPLITS = {"train": "train", "valid": "dev", "test": "test"}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conllu-dir", type=Path, required=True,
+                   help="directory with train.conllu, dev.conllu and test.conllu")
+    p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
+    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
+    args = p.parse_args(argv)
+    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
+        print(f"error: {args.out} is not empty; pass --overwrite to replace its files",
+              file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        for split, source_name in SPLITS.items():
+            source = args.conllu_dir / f"{source_name}.conllu"
+            if not source.is_file():
+                raise FileNotFoundError(f"{source}: CoNLL-U file not found")
+            shutil.copyfile(source, args.out / f"{split}.conllu")
+            n = transform_file(source, args.out / f"{split}_derived.conllu", args.transform, args.seed)
+            print(f"{split}: {n} sentences (original and {args.transform})")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""POS tagging for zero-shot transfer: encoding, and real fine-tuning through fairseq-train."""
+import sys
+from collections import Counter
+
+import conllu
+import pytest
+
+from conftest import REPO, run
+from scripts.fairseq_log import read_records
+from user_dir.data.tagging_dataset import IGNORE, encode_tagged
+from user_dir.data.twins import word_pieces
+
+PIECES = {"▁the": 4, "▁ca": 5, "t": 6, "▁sat": 7, "§▁the": 8, "§▁ca": 9, "§t": 10}
+ENCODE = {"the": ["▁the"], "cat": ["▁ca", "t"], "sat": ["▁sat"]}
+
+
+def word_ids(word):
+    return [PIECES[p] for p in word_pieces(word, ENCODE.__getitem__)]
+
+
+def test_labels_sit_on_first_pieces_and_twins_are_used():
+    labels = {"DET": 0, "NOUN": 1, "VERB": 2}
+    tokens, targets, unknown, cut = encode_tagged(["the", "cat", "sat"], ["DET", "NOUN", "VERB"],
+                                                  word_ids, labels, bos=0, eos=2, max_tokens=20)
+    assert tokens.tolist() == [0, 4, 5, 6, 7, 2]
+    assert targets.tolist() == [IGNORE, 0, 1, IGNORE, 2, IGNORE]
+    assert (unknown, cut) == (0, 0)
+    tokens, targets, _, _ = encode_tagged(["§cat", "§the"], ["NOUN", "DET"], word_ids, labels,
+                                          bos=0, eos=2, max_tokens=20)
+    assert tokens.tolist() == [0, 9, 10, 8, 2] and targets.tolist() == [IGNORE, 1, IGNORE, 0, IGNORE]
+
+
+def test_unknown_labels_are_counted_and_long_sentences_cut():
+    labels = {"DET": 0}
+    tokens, targets, unknown, cut = encode_tagged(["the", "cat", "sat"], ["DET", "FOO", "BAR"],
+                                                  word_ids, labels, bos=0, eos=2, max_tokens=5)
+    assert unknown == 1 and cut == 1  # 'sat' does not fit in 5 tokens with <s> and </s>
+    assert tokens.tolist() == [0, 4, 5, 6, 2] and targets.tolist() == [IGNORE, 0, IGNORE, IGNORE, IGNORE]
+
+
+@pytest.fixture(scope="module")
+def pos_data(tmp_path_factory):
+    """Original and Trans+Inv UPOS splits (800 / 200 / 300 sentences of the bundled EN-EWT)."""
+    source = tmp_path_factory.mktemp("pos_source")
+    for name, n in (("train", 800), ("dev", 200), ("test", 300)):
+        text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
+        sentences = text.split("\n\n")[:n]
+        (source / f"{name}.conllu").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("pos")
+    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
+         "trans+inv", "--out", out, "--overwrite"])
+    return out
+
+
+def finetune(pos_data, pair, checkpoint, save_dir, *extra, check=True):
+    save_dir.mkdir(parents=True, exist_ok=True)
+    return run([sys.executable, "-m", "fairseq_cli.train", pos_data, "--user-dir", REPO / "user_dir",
+                "--task", "pos_tagging", "--pair", pair, "--criterion", "token_classification",
+                "--arch", "roberta_tagger_tiny", "--pretrained-checkpoint", checkpoint,
+                "--optimizer", "adam", "--lr", "2e-3", "--max-tokens", "2048", "--max-update", "120",
+                "--lr-scheduler", "polynomial_decay", "--warmup-updates", "10",
+                "--total-num-update", "120", "--validate-interval-updates", "120",
+                "--valid-subset", "valid,test,test_derived", "--save-dir", save_dir,
+                "--no-epoch-checkpoints", "--log-format", "json", "--log-interval", "20",
+                "--log-file", save_dir / "train.log", "--num-workers", "0", "--max-positions", "64",
+                *extra], check=check)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tiny_pair, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("mlm_for_pos")
+    run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+         "--save-dir", save_dir, "--max-update", "20", "--tokens-per-sample", "64",
+         "--max-tokens", "2048", "--warmup-updates", "5"])
+    return save_dir / "checkpoint_last.pt"
+
+
+@pytest.mark.slow
+def test_finetuning_beats_the_majority_class_and_reports_zero_shot(pos_data, tiny_pair, pretrained, tmp_path):
+    finetune(pos_data, tiny_pair, pretrained, tmp_path)
+    log = tmp_path / "train.log"
+    test = float(read_records(log, "test")[-1]["test_accuracy"])
+    upos = [t["upos"] for s in conllu.parse((pos_data / "test.conllu").read_text(encoding="utf-8")) for t in s]
+    majority = 100.0 * Counter(upos).most_common(1)[0][1] / len(upos)
+    assert test > majority + 25, (test, majority)
+    zero_shot = float(read_records(log, "test_derived")[-1]["test_derived_accuracy"])
+    assert 0.0 <= zero_shot < test  # B_Z: the derived language without its own training data
+
+
+@pytest.mark.slow
+def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, tiny_pair, tiny_corpus, pretrained, tmp_path):
+    odd = tmp_path / "pos"
+    odd.mkdir()
+    for name in ("train", "valid"):
+        (odd / f"{name}.conllu").write_text((pos_data / f"{name}.conllu").read_text(encoding="utf-8"), encoding="utf-8")
+    test = (pos_data / "test.conllu").read_text(encoding="utf-8").replace("\tNOUN\t", "\tNOUNISH\t", 3)
+    (odd / "test.conllu").write_text(test, encoding="utf-8")
+    (odd / "test_derived.conllu").write_text((pos_data / "test_derived.conllu").read_text(encoding="utf-8"), encoding="utf-8")
+    proc = finetune(odd, tiny_pair, pretrained, tmp_path / "run", "--max-update", "5")
+    assert "3 with labels outside the label set (ignored)" in proc.stdout + proc.stderr
+
+    from conftest import prepare_pair
+    other = tmp_path / "other_pair"
+    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", other,
+                 "--vocab-size", "300", "--valid-size", "50")
+    proc = finetune(pos_data, other, pretrained, tmp_path / "run2", "--max-update", "5", check=False)
+    assert proc.returncode != 0
+    assert "sentence_encoder.embed_tokens.weight has shape (1003, 64) but this model needs (603, 64)" in proc.stderr
