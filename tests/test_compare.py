@@ -1,0 +1,45 @@
+"""The comparison runner on a 2-objective x 1-transform grid of tiny models."""
+import csv
+import sys
+
+import pytest
+
+from conftest import REPO, run
+
+
+@pytest.fixture(scope="module")
+def tiny_pos(tmp_path_factory):
+    source = tmp_path_factory.mktemp("pos_source")
+    for name, n in (("train", 300), ("dev", 100), ("test", 100)):
+        text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
+        (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("pos")
+    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
+         "trans+inv", "--out", out, "--overwrite"])
+    return out
+
+
+@pytest.mark.slow
+def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, tmp_path):
+    command = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
+               "--objectives", "mlm,align_mlm", "--out", tmp_path, "--max-update", "20",
+               "--finetune-updates", "20"]
+    first = run(command)
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert [(r["objective"], r["transform"]) for r in rows] == [("mlm", "trans+inv"), ("align_mlm", "trans+inv")]
+    for r in rows:
+        assert 0 <= float(r["pos_B_S"]) <= 100 and 0 <= float(r["pos_B_Z"]) <= 100
+        assert float(r["pos_delta"]) == pytest.approx(float(r["pos_B_Z"]) - float(r["pos_B_S"]), abs=0.01)
+    assert float(rows[1]["p1_paper"]) > float(rows[0]["p1_paper"]) + 20  # ALIGN-MLM aligns
+    table = (tmp_path / "results.md").read_text()
+    assert table.startswith("| objective | transform | POS B_S / B_Z / Δ |")
+    assert "| align_mlm | trans+inv |" in table and "Spearman" in table
+    import matplotlib.image
+    png = tmp_path / "alignment_vs_transfer.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.image.imread(png).shape[:2] == (480, 600)  # 5 x 4 inches at 120 dpi
+    assert "done before" not in first.stdout
+
+    second = run(command)
+    assert second.stdout.count("done before, reusing") == 6  # 3 steps x 2 cells
+    assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
