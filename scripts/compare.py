@@ -133,6 +133,7 @@ def plot(path: Path, rows: list) -> None:
         ax.scatter(r["p1_paper"], -r["pos_delta"])
         ax.annotate(f"{r['objective']} ({r['transform']})", (r["p1_paper"], -r["pos_delta"]),
                     fontsize=8, xytext=(3, 3), textcoords="offset points")
+    ax.margins(0.2)  # room for the labels
     ax.set_xlabel("alignment P@1 (paper protocol, %)")
     ax.set_ylabel("−Δ POS (B_S − B_Z, accuracy points)")
     ax.set_title("Alignment against zero-shot transfer gap")
