@@ -13,7 +13,7 @@ Finished steps are skipped when the command runs again (resumable). Then OUT/res
 OUT/results.md (objective, transform, POS B_S/B_Z/Δ, alignment P@1), the Spearman correlation
 of alignment P@1 with −Δ across cells (scipy), and a scatter plot OUT/alignment_vs_transfer.png.
 The pair's POS data comes from `python -m data_prep.prepare_pos` with the pair's transform.
-XLM checkpoints cannot be fine-tuned for POS yet (their cells show alignment only).
+XLM is fine-tuned and tested with language ids (0 original, 1 derived).
 """
 import argparse
 import csv
@@ -28,7 +28,6 @@ sys.path.insert(0, str(REPO))
 
 from scripts.fairseq_log import read_records  # noqa: E402
 
-POS_UNSUPPORTED = {"xlm"}
 
 
 def log(message: str) -> None:
@@ -169,8 +168,8 @@ def main(argv=None) -> int:
             name = f"{objective} × {transform}"
             pre = step(cell / "pretrain.json", f"{name}: pretrain", lambda: pretrain(args, cell, objective, pair))
             ali = step(cell / "alignment.json", f"{name}: alignment", lambda: alignment(cell, pair))
-            pos_result = (None if objective in POS_UNSUPPORTED else
-                          step(cell / "pos.json", f"{name}: POS B_Z / B_S", lambda: pos_transfer(args, cell, pair, pos)))
+            pos_result = step(cell / "pos.json", f"{name}: POS B_Z / B_S",
+                              lambda: pos_transfer(args, cell, pair, pos))
             rows.append({"objective": objective, "transform": transform,
                          "pos_B_S": pos_result and pos_result["B_S"], "pos_B_Z": pos_result and pos_result["B_Z"],
                          "pos_delta": pos_result and pos_result["delta"], "p1_paper": ali["p1_paper"],

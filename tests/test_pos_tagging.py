@@ -106,3 +106,24 @@ def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, 
     proc = finetune(pos_data, other, pretrained, tmp_path / "run2", "--max-update", "5", check=False)
     assert proc.returncode != 0
     assert "sentence_encoder.embed_tokens.weight has shape (1003, 64) but this model needs (603, 64)" in proc.stderr
+
+
+@pytest.mark.slow
+def test_xlm_checkpoint_finetunes_with_language_ids(pos_data, tiny_pair, tmp_path):
+    run([sys.executable, "scripts/train.py", "--objective", "xlm", "--data", tiny_pair,
+         "--save-dir", tmp_path / "xlm", "--max-update", "5", "--tokens-per-sample", "64",
+         "--max-tokens", "2048", "--warmup-updates", "2"])
+    proc = finetune(pos_data, tiny_pair, tmp_path / "xlm" / "checkpoint_last.pt", tmp_path / "pos",
+                    "--max-update", "10")
+    assert "(embed_langs): Embedding(2, 64)" in proc.stdout + proc.stderr  # XLM's encoder kept
+    assert 0 <= float(read_records(tmp_path / "pos" / "train.log", "test_derived")[-1]["test_derived_accuracy"]) <= 100
+
+
+def test_derived_splits_carry_language_id_1(tiny_pair, pos_data):
+    from user_dir.tasks.pos_tagging import PosTaggingConfig, PosTaggingTask
+    task = PosTaggingTask.setup_task(PosTaggingConfig(data=str(pos_data), pair=str(tiny_pair), max_positions=64, seed=1))
+    for split, lang in (("valid", 0), ("test_derived", 1)):
+        task.load_dataset(split)
+        dataset = task.datasets[split]
+        batch = dataset.collater([dataset[i] for i in range(3)])
+        assert (batch["net_input"]["src_lang_ids"] == lang).all()

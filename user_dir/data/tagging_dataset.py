@@ -26,8 +26,9 @@ def encode_tagged(words, labels, word_ids, label_index: dict, bos: int, eos: int
 
 
 class TaggingDataset(FairseqDataset):
-    def __init__(self, tokens: list, targets: list, pad: int, shuffle: bool, seed: int):
-        self.tokens, self.targets, self.pad = tokens, targets, pad
+    def __init__(self, tokens: list, targets: list, pad: int, shuffle: bool, seed: int,
+                 lang_id: int = 0):
+        self.tokens, self.targets, self.pad, self.lang_id = tokens, targets, pad, lang_id
         self.sizes = np.array([len(t) for t in tokens])
         self.shuffle, self.seed, self.epoch = shuffle, seed, 1
 
@@ -49,7 +50,8 @@ class TaggingDataset(FairseqDataset):
             "nsentences": len(samples),
             "ntokens": sum(len(s["source"]) for s in samples),
             "net_input": {"src_tokens": source,
-                          "src_lengths": torch.tensor([len(s["source"]) for s in samples])},
+                          "src_lengths": torch.tensor([len(s["source"]) for s in samples]),
+                          "src_lang_ids": torch.full_like(source, self.lang_id)},
             "target": data_utils.collate_tokens([s["target"] for s in samples], IGNORE),
         }
 

@@ -36,6 +36,9 @@ class PosTaggingConfig(FairseqDataclass):
     max_positions: int = field(default=128, metadata={
         "help": "tokens per sentence, <s> and </s> included (longer sentences are cut); must "
         "equal the pretraining --tokens-per-sample"})
+    derived_suffix: str = field(default="_derived", metadata={
+        "help": "splits whose name ends so are in the derived language: language id 1 for "
+        "models with language embeddings (XLM), 0 otherwise"})
     seed: int = II("common.seed")
 
 
@@ -77,8 +80,10 @@ class PosTaggingTask(FairseqTask):
             unknown, cut, words = unknown + n_unknown, cut + n_cut, words + len(sentence_words)
         logger.info("%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
                     "%d cut by --max-positions", path, len(tokens), words, unknown, cut)
+        lang_id = int(split.endswith(self.cfg.derived_suffix))
         self.datasets[split] = TaggingDataset(tokens, targets, self.dictionary.pad(),
-                                              shuffle=split == "train", seed=self.cfg.seed)
+                                              shuffle=split.startswith("train"),
+                                              seed=self.cfg.seed, lang_id=lang_id)
 
     def max_positions(self):
         return self.cfg.max_positions
