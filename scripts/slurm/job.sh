@@ -1,0 +1,120 @@
+# The body shared by the sbatch templates of this folder, sourced by them (not run by itself).
+# Run by bash on a login node: check the variables, then submit the template with sbatch
+# (DRY_RUN=1: print the sbatch and srun commands, submit nothing). Run by SLURM: check that the
+# job has the tasks the variables ask for, check every node, then srun one fairseq process per
+# task, requeueing the job shortly before its time limit. Every check runs before training starts.
+set -euo pipefail
+
+die() { echo "error: $*" >&2; exit 2; }
+template=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)/$(basename "${BASH_SOURCE[1]}")
+
+require() {  # require NAME "what it is"
+  [ -n "${!1:-}" ] || die "$1 is not set: $2. Set it at the top of $template or as $1=... on the command line"
+}
+one_of() {  # one_of NAME VALUE...
+  local name=$1 value=${!1}; shift
+  for ok in "$@"; do [ "$value" = "$ok" ] && return; done
+  die "$name=$value: expected one of $*"
+}
+positive_int() {
+  [[ ${!1} =~ ^[1-9][0-9]*$ ]] || die "$1=${!1}: expected a positive integer"
+}
+
+# --- the variables ---------------------------------------------------------------------------
+[ -d "$REPO/user_dir" ] && [ -d "$REPO/configs/pretrain" ] \
+  || die "REPO=$REPO is not this project's root (no user_dir/, configs/): submit from the repository root or set REPO"
+require PARTITION "the SLURM partition to run in"
+require TIME "the wall time of one job, e.g. 24:00:00"
+require DATA "the prepared pair directory (python -m data_prep.prepare_pair --out DIR)"
+require SAVE_DIR "the directory for checkpoints, logs and tensorboard files"
+require OBJECTIVE "mlm, align_mlm, xlm or dict_mlm"
+for name in NODES GPUS_PER_NODE CPUS_PER_TASK SAVE_INTERVAL_UPDATES REQUEUE_GRACE; do
+  require "$name" "a positive integer"; positive_int "$name"
+done
+one_of DEVICE gpu cpu
+one_of PRECISION fp16 bf16 amp fp32
+[ -f "$REPO/configs/pretrain/$OBJECTIVE.yaml" ] || die "OBJECTIVE=$OBJECTIVE: no configs/pretrain/$OBJECTIVE.yaml (mlm, align_mlm, xlm, dict_mlm)"
+[ -f "$REPO/configs/run/$RUN.yaml" ] || die "RUN=$RUN: no configs/run/$RUN.yaml"
+[ "$SIZE" = tiny ] || [ -f "$REPO/configs/size/$SIZE.yaml" ] || die "SIZE=$SIZE: no configs/size/$SIZE.yaml (or tiny)"
+[ "$DEVICE" = gpu ] || [ "$PRECISION" = fp32 ] \
+  || die "PRECISION=$PRECISION needs GPUs (DEVICE=gpu); on CPUs use PRECISION=fp32"
+case $DATA in /*) ;; *) die "DATA=$DATA: give an absolute path (every node resolves it)";; esac
+case $SAVE_DIR in /*) ;; *) die "SAVE_DIR=$SAVE_DIR: give an absolute path (every node resolves it)";; esac
+if [ -f "$DATA/pair.json" ]; then DATA_BIN=$DATA/bin
+elif [ -f "$DATA/dict.txt" ]; then DATA_BIN=$DATA
+else die "DATA=$DATA: neither a prepared pair (pair.json) nor a fairseq data directory (dict.txt)"
+fi
+PYTHON=${PYTHON:-$REPO/.venv/bin/python}
+[ -x "$PYTHON" ] || die "PYTHON=$PYTHON is not executable: run scripts/setup.sh or set PYTHON"
+WORLD_SIZE=$((NODES * GPUS_PER_NODE))
+read -r -a extra_args <<< "$EXTRA_ARGS"
+for arg in "${extra_args[@]}"; do
+  case $arg in
+    *distributed_world_size=*) [ "${arg#*=}" = "$WORLD_SIZE" ] || die "EXTRA_ARGS sets $arg but the job launches NODES x GPUS_PER_NODE = $WORLD_SIZE processes: fairseq would wait forever for the missing ranks; change NODES or GPUS_PER_NODE instead";;
+  esac
+done
+
+# --- the fairseq command, one per task ------------------------------------------------------
+precision_args() {
+  case $PRECISION in
+    fp16) echo common.fp16=true ;;
+    bf16) echo common.fp16=false common.bf16=true ;;
+    amp) echo common.fp16=false common.amp=true ;;
+    fp32) echo common.fp16=false ;;
+  esac
+}
+srun_command() {  # srun_command MASTER_HOST PORT
+  local size_args=() device_args=()
+  [ "$SIZE" = tiny ] || size_args=("+size=$SIZE")
+  if [ "$DEVICE" = cpu ]; then  # fairseq's SLURM detection calls cuda.set_device: explicit ranks
+    device_args=(common.cpu=true distributed_training.distributed_backend=gloo
+                 distributed_training.ddp_backend=legacy_ddp distributed_training.distributed_no_spawn=true
+                 "distributed_training.distributed_init_method=tcp://$1:$2")
+  fi
+  command=(srun --kill-on-bad-exit=1 --nodes="$NODES" --ntasks-per-node="$GPUS_PER_NODE"
+    --cpus-per-task="$CPUS_PER_TASK" "$REPO/scripts/slurm/task.sh"
+    "$PYTHON" -m fairseq_cli.hydra_train --config-dir "$REPO/configs/pretrain" --config-name "$OBJECTIVE"
+    "hydra.searchpath=[file://$REPO/configs]" "+run=$RUN" "${size_args[@]}"
+    "task.data=$DATA_BIN" "common.user_dir=$REPO/user_dir" "checkpoint.save_dir=$SAVE_DIR"
+    "checkpoint.save_interval_updates=$SAVE_INTERVAL_UPDATES" "common.tensorboard_logdir=$SAVE_DIR/tensorboard"
+    "common.log_file=$SAVE_DIR/train.log" "distributed_training.distributed_world_size=$WORLD_SIZE"
+    "distributed_training.distributed_port=$2" "${device_args[@]}" $(precision_args) "${extra_args[@]}")
+}
+
+# --- on the login node: submit ---------------------------------------------------------------
+if [ -z "${SLURM_JOB_ID:-}" ]; then
+  resources=(--gpus-per-node="$GPUS_PER_NODE")
+  [ "$DEVICE" = gpu ] || resources=()
+  submit=(sbatch --job-name="$OBJECTIVE" --nodes="$NODES" --ntasks-per-node="$GPUS_PER_NODE"
+    --cpus-per-task="$CPUS_PER_TASK" "${resources[@]}" --partition="$PARTITION" --time="$TIME"
+    ${ACCOUNT:+--account="$ACCOUNT"} --requeue --signal="B:USR1@$REQUEUE_GRACE" --open-mode=append
+    --output="$SAVE_DIR/slurm-%j.out" --chdir="$REPO" --export=ALL "$template")
+  if [ -n "${DRY_RUN:-}" ]; then
+    srun_command MASTER_HOST "${PORT:-PORT}"
+    printf '+'; printf ' %q' "${submit[@]}"; echo
+    printf '+ (in the job)'; printf ' %q' "${command[@]}"; echo
+    exit 0
+  fi
+  command -v sbatch >/dev/null || die "sbatch not found: submit from a SLURM login node (DRY_RUN=1 prints the commands)"
+  mkdir -p "$SAVE_DIR"
+  [ -f "$SAVE_DIR/checkpoint_last.pt" ] && echo "note: $SAVE_DIR/checkpoint_last.pt exists: the job resumes from it"
+  export NODES GPUS_PER_NODE PARTITION TIME ACCOUNT DATA OBJECTIVE SAVE_DIR RUN SIZE PRECISION \
+    SAVE_INTERVAL_UPDATES DEVICE CPUS_PER_TASK PORT PYTHON EXTRA_ARGS REQUEUE_GRACE REPO
+  exec "${submit[@]}"
+fi
+
+# --- in the job ------------------------------------------------------------------------------
+[ "${SLURM_NNODES:-}" = "$NODES" ] && [ "${SLURM_NTASKS:-}" = "$WORLD_SIZE" ] \
+  || die "the job has ${SLURM_NNODES:-?} nodes and ${SLURM_NTASKS:-?} tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash $template' (it passes these to sbatch), or make them agree"
+master=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+PORT=${PORT:-$((20000 + SLURM_JOB_ID % 10000))}
+srun_command "$master" "$PORT"
+echo "job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST: $OBJECTIVE, world size $WORLD_SIZE, $DEVICE, $PRECISION"
+printf '+'; printf ' %q' "${command[@]}"; echo
+[ -z "${DRY_RUN:-}" ] || exit 0
+srun --nodes="$NODES" --ntasks="$NODES" --ntasks-per-node=1 --kill-on-bad-exit=1 "$PYTHON" "$REPO/scripts/slurm/preflight.py" \
+  --data "$DATA_BIN" --save-dir "$SAVE_DIR" --device "$DEVICE" --processes-per-node "$GPUS_PER_NODE"
+# requeue shortly before the time limit; fairseq resumes from checkpoint_last.pt when it restarts
+trap 'echo "time limit near: requeueing job $SLURM_JOB_ID"; scontrol requeue "$SLURM_JOB_ID"' USR1
+"${command[@]}" &
+wait $!
