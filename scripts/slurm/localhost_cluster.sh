@@ -7,7 +7,7 @@
 #   sbatch / srun / scontrol ... (partition "debug", node "localhost", CPUS CPUs)
 #   bash scripts/slurm/localhost_cluster.sh stop DIR
 #
-# DIR holds slurm.conf, the munge key and socket, state, spool and the daemons' logs; CPUS
+# DIR holds slurm.conf, state, spool and the daemons' logs (munge's key and socket: /tmp/munge-localhost.*); CPUS
 # (default: nproc) sets the node's CPU count. Proctrack linuxproc and task/none: no cgroups needed.
 set -euo pipefail
 
@@ -24,6 +24,7 @@ stop() {
       rm -f "$dir/$name.pid"
     fi
   done
+  if [ -f "$dir/munge_dir" ]; then rm -rf "$(cat "$dir/munge_dir")" "$dir/munge_dir"; fi
 }
 
 install_packages() {
@@ -45,21 +46,21 @@ start() {
   [ "$(id -u)" = 0 ] || die "starting munged and slurmd needs root"
   install_packages
   stop
-  mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
-  chown munge: "$dir/munge" && chmod 700 "$dir/munge"
-  if [ ! -f "$dir/munge/munge.key" ]; then
-    dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
-  fi
-  chown munge: "$dir/munge/munge.key" && chmod 400 "$dir/munge/munge.key"
-  # munge refuses a world-readable parent chain only for its own dirs; the socket lives in DIR
-  runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
-    --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/seed" --force
-  cp "$dir/munge/munged.pid" "$dir/munged.pid"
+  mkdir -p "$dir/state" "$dir/spool"
+  # munged runs as the munge user, which may not reach into DIR (e.g. a 0700 temp dir): its key,
+  # socket and log live in a directory of their own under /tmp
+  munge=$(mktemp -d /tmp/munge-localhost.XXXXXX)
+  echo "$munge" > "$dir/munge_dir"
+  dd if=/dev/urandom of="$munge/munge.key" bs=1024 count=1 status=none
+  chown -R munge: "$munge" && chmod 700 "$munge" && chmod 400 "$munge/munge.key"
+  runuser -u munge -- munged --key-file="$munge/munge.key" --socket="$munge/munge.socket" \
+    --pid-file="$munge/munged.pid" --log-file="$munge/munged.log" --seed-file="$munge/seed" --force
+  cp "$munge/munged.pid" "$dir/munged.pid"
   cat > "$SLURM_CONF" <<CONF
 ClusterName=localhost
 SlurmctldHost=localhost
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$munge/munge.socket
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
