@@ -16,30 +16,27 @@ import conllu
 
 from user_dir.data.conllu_reader import parse_conllu
 
-from .transforms import TWIN_MARK, parse_transforms, reorder_words, word_order_functions
+from .transforms import WordSentenceTransform, parse_transforms
 
 
-def transform_sentence(sentence: conllu.TokenList, transforms, order_fns) -> conllu.TokenList:
+def transform_sentence(sentence: conllu.TokenList, derive: WordSentenceTransform) -> conllu.TokenList:
     words = [t for t in sentence if isinstance(t["id"], int)]
-    forms, tokens = reorder_words([t["form"] for t in words], words, order_fns)
-    out = []
-    for new_id, (form, token) in enumerate(zip(forms, tokens), 1):
-        token = dict(token, id=new_id, head=None, deps=None)  # syntax does not survive reorder
-        token["form"] = TWIN_MARK + form if "trans" in transforms else form
-        out.append(token)
+    forms, tokens = derive([t["form"] for t in words], words)
+    # syntax (head, deps) does not survive the reordering
+    out = [dict(token, id=new_id, form=form, head=None, deps=None)
+           for new_id, (form, token) in enumerate(zip(forms, tokens), 1)]
     metadata = {k: v for k, v in sentence.metadata.items() if k != "text"}
     metadata["text"] = " ".join(t["form"] for t in out)
     return conllu.TokenList(out, metadata=metadata)
 
 
 def transform_file(src: Path, dst: Path, spec: str, seed: int) -> int:
-    transforms = parse_transforms(spec)
-    order_fns = word_order_functions(transforms, seed)
+    derive = WordSentenceTransform(parse_transforms(spec), seed)
     sentences = parse_conllu(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with open(dst, "w", encoding="utf-8") as f:
         for sentence in sentences:
-            f.write(transform_sentence(sentence, transforms, order_fns).serialize())
+            f.write(transform_sentence(sentence, derive).serialize())
     return len(sentences)
 
 

@@ -93,6 +93,20 @@ def reorder_words(words: Sequence[str], labels: Sequence | None, order_fns: Sequ
     return new_words, (None if labels is None else [labels[i] for i in order])
 
 
+class WordSentenceTransform:
+    """Derive a sentence of task data (CoNLL-U, NLI) from its words: the word-order transforms,
+    then the twin mark on every word under `trans` (`§word`, whose pieces the fine-tuning
+    tokenizer maps to twins). Labels (if any) move with their words."""
+
+    def __init__(self, transforms: Sequence[str], seed: int):
+        self.order_fns = word_order_functions(transforms, seed)
+        self.mark = TWIN_MARK if "trans" in transforms else ""
+
+    def __call__(self, words: Sequence[str], labels: Sequence | None = None):
+        new_words, new_labels = reorder_words(words, labels, self.order_fns)
+        return [self.mark + w for w in new_words], new_labels
+
+
 def split_final_punctuation(line: str) -> str:
     """Collapse whitespace and detach a sentence-final '.', '!' or '?' run into its own word
     ("the border." -> "the border ."), so word-order transforms can keep it in place."""

@@ -41,3 +41,33 @@ def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
     prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", out,
                  "--vocab-size", "500", "--valid-size", "100", "--workers", "2")
     return out
+
+
+@pytest.fixture(scope="session")
+def pretrained(tiny_pair, tmp_path_factory) -> Path:
+    """A checkpoint of 20 MLM updates on the tiny pair (sequence length 64), to fine-tune."""
+    save_dir = tmp_path_factory.mktemp("mlm_for_finetuning")
+    run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+         "--save-dir", save_dir, "--max-update", "20", "--tokens-per-sample", "64",
+         "--max-tokens", "2048", "--warmup-updates", "5"])
+    return save_dir / "checkpoint_last.pt"
+
+
+@pytest.fixture(scope="session")
+def other_pair(tiny_corpus, tmp_path_factory) -> Path:
+    """A pair with another dictionary (Trans only, 300 pieces) than tiny_pair's."""
+    out = tmp_path_factory.mktemp("pairs") / "en_trans_300"
+    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", out,
+                 "--vocab-size", "300", "--valid-size", "50")
+    return out
+
+
+@pytest.fixture(scope="session")
+def nli_data(tmp_path_factory) -> Path:
+    """The hand-made NLI set of tests/data/nli, original and Trans+Inv (data_prep.prepare_nli)."""
+    out = tmp_path_factory.mktemp("nli")
+    source = REPO / "tests" / "data" / "nli"
+    run([sys.executable, "-m", "data_prep.prepare_nli", "--train", source / "train.jsonl",
+         "--valid", source / "valid.jsonl", "--test", source / "test.jsonl",
+         "--transform", "trans+inv", "--out", out, "--overwrite"])
+    return out

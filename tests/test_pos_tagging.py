@@ -66,15 +66,6 @@ def finetune(pos_data, pair, checkpoint, save_dir, *extra, check=True):
                 *extra], check=check)
 
 
-@pytest.fixture(scope="module")
-def pretrained(tiny_pair, tmp_path_factory):
-    save_dir = tmp_path_factory.mktemp("mlm_for_pos")
-    run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
-         "--save-dir", save_dir, "--max-update", "20", "--tokens-per-sample", "64",
-         "--max-tokens", "2048", "--warmup-updates", "5"])
-    return save_dir / "checkpoint_last.pt"
-
-
 @pytest.mark.slow
 def test_finetuning_beats_the_majority_class_and_reports_zero_shot(pos_data, tiny_pair, pretrained, tmp_path):
     finetune(pos_data, tiny_pair, pretrained, tmp_path)
@@ -88,7 +79,7 @@ def test_finetuning_beats_the_majority_class_and_reports_zero_shot(pos_data, tin
 
 
 @pytest.mark.slow
-def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, tiny_pair, tiny_corpus, pretrained, tmp_path):
+def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, tiny_pair, other_pair, pretrained, tmp_path):
     odd = tmp_path / "pos"
     odd.mkdir()
     for name in ("train", "valid"):
@@ -99,11 +90,7 @@ def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, 
     proc = finetune(odd, tiny_pair, pretrained, tmp_path / "run", "--max-update", "5")
     assert "3 with labels outside the label set (ignored)" in proc.stdout + proc.stderr
 
-    from conftest import prepare_pair
-    other = tmp_path / "other_pair"
-    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", other,
-                 "--vocab-size", "300", "--valid-size", "50")
-    proc = finetune(pos_data, other, pretrained, tmp_path / "run2", "--max-update", "5", check=False)
+    proc = finetune(pos_data, other_pair, pretrained, tmp_path / "run2", "--max-update", "5", check=False)
     assert proc.returncode != 0
     assert "sentence_encoder.embed_tokens.weight has shape (1003, 64) but this model needs (603, 64)" in proc.stderr
 

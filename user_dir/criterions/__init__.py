@@ -1,1 +1,1 @@
-from . import align_mlm, token_classification  # noqa: F401
+from . import align_mlm, sequence_classification, token_classification  # noqa: F401

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 
-from ..data.tagging_dataset import IGNORE
+from ..data.labelled_dataset import IGNORE
 
 
 @register_criterion("token_classification")

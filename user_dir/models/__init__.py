@@ -1,1 +1,1 @@
-from . import architectures, roberta_lang, roberta_tagger  # noqa: F401
+from . import architectures, roberta_classifier, roberta_lang, roberta_tagger  # noqa: F401

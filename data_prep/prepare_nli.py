@@ -1,0 +1,106 @@
+"""NLI data for zero-shot transfer on a synthetic pair: the original splits and their
+derived-language versions side by side, as the `nli` task reads them.
+
+    python -m data_prep.prepare_nli --train TRAIN --valid VALID --test TEST \\
+        --transform trans+inv --out runs/nli/en_trans_inv [--seed 1] [--language en]
+
+Reads MNLI / SNLI / XNLI TSV or JSONL (told apart by header or keys, see
+user_dir.data.nli_reader) and writes OUT/{train,valid,test}.jsonl (premise, hypothesis, label)
+and OUT/{train,valid,test}_derived.jsonl: the words (whitespace-separated, a sentence-final
+". ! ?" detached as in prepare_pair) of premise and hypothesis transformed separately, like the
+pretraining data: use the same --transform and --seed as prepare_pair. Both versions hold the
+same words. Examples without a gold label ("-" or empty, as in SNLI) are dropped and counted;
+--language keeps only the rows of that language in files with a `language` column (XNLI-1.0).
+
+The real sets (these addresses cannot be reached from the machines this toolkit is developed
+on; download elsewhere and copy the files over):
+
+  # MNLI (GLUE): train 393k, dev_matched / dev_mismatched 10k each
+  wget https://dl.fbaipublicfiles.com/glue/data/MNLI.zip && unzip MNLI.zip
+  python -m data_prep.prepare_nli --train MNLI/train.tsv --valid MNLI/dev_matched.tsv \\
+      --test MNLI/dev_mismatched.tsv --transform trans+inv --out runs/nli/mnli_trans_inv
+
+  # XNLI, English (the paper's set): MNLI train from XNLI-MT, XNLI-1.0's dev and test
+  wget https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip https://dl.fbaipublicfiles.com/XNLI/XNLI-MT-1.0.zip
+  unzip XNLI-1.0.zip && unzip XNLI-MT-1.0.zip
+  python -m data_prep.prepare_nli --train XNLI-MT-1.0/multinli/multinli.train.en.tsv \\
+      --valid XNLI-1.0/xnli.dev.tsv --test XNLI-1.0/xnli.test.tsv --language en \\
+      --transform trans+inv --out runs/nli/xnli_en_trans_inv
+
+Then, with fairseq-train --task nli:
+  B_Z: --train-subset train          --valid-subset valid,test_derived   (zero-shot)
+  B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
+and Δ = B_Z − B_S on test_derived accuracy.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from user_dir.data.nli_reader import read_nli
+
+from .transforms import WordSentenceTransform, parse_transforms, split_final_punctuation
+
+NO_GOLD_LABEL = ("-", "")
+
+
+def words(text: str) -> list:
+    return split_final_punctuation(text).split()
+
+
+def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransform,
+            language: str) -> dict:
+    """Write one split in both languages; returns counts of what was kept and dropped."""
+    counts = {"kept": 0, "no_gold_label": 0, "other_language": 0}
+    with open(out, "w", encoding="utf-8") as f, open(derived, "w", encoding="utf-8") as g:
+        for ex in read_nli(source):
+            if ex.language is not None and language and ex.language != language:
+                counts["other_language"] += 1
+                continue
+            if ex.label.strip() in NO_GOLD_LABEL:
+                counts["no_gold_label"] += 1
+                continue
+            premise, hypothesis = words(ex.premise), words(ex.hypothesis)
+            for file, p, h in ((f, premise, hypothesis),
+                               (g, derive(premise)[0], derive(hypothesis)[0])):
+                file.write(json.dumps({"premise": " ".join(p), "hypothesis": " ".join(h),
+                                       "label": ex.label.strip()}, ensure_ascii=False) + "\n")
+            counts["kept"] += 1
+    return counts
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    for split in ("train", "valid", "test"):
+        p.add_argument(f"--{split}", type=Path, required=True,
+                       help=f"{split} examples: .tsv or .jsonl (MNLI, SNLI, XNLI or ours)")
+    p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
+    p.add_argument("--language", default="en",
+                   help="keep rows of this language where the file has a `language` column "
+                   "(XNLI-1.0); '' keeps all")
+    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
+    args = p.parse_args(argv)
+    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
+        print(f"error: {args.out} is not empty; pass --overwrite to replace its files",
+              file=sys.stderr)
+        return 2
+    try:
+        derive = WordSentenceTransform(parse_transforms(args.transform), args.seed)
+        args.out.mkdir(parents=True, exist_ok=True)
+        for split in ("train", "valid", "test"):
+            counts = convert(getattr(args, split), args.out / f"{split}.jsonl",
+                             args.out / f"{split}_derived.jsonl", derive, args.language)
+            print(f"{split}: {counts['kept']} pairs (original and {args.transform}); dropped "
+                  f"{counts['no_gold_label']} without a gold label, {counts['other_language']} "
+                  "of other languages")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

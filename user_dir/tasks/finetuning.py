@@ -1,0 +1,85 @@
+"""What the zero-shot transfer tasks (pos_tagging, nli) share: the pair's tokenizer and
+dictionary, the label set, language ids of derived splits. Not a task by itself."""
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sentencepiece as spm
+from fairseq.data import Dictionary
+from fairseq.dataclass import FairseqDataclass
+from fairseq.tasks import FairseqTask
+from omegaconf import II, MISSING
+
+from ..data.labelled_dataset import LabelledDataset
+from ..data.twins import word_pieces
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuningConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "directory of the task's split files"})
+    pair: str = field(default=MISSING, metadata={
+        "help": "the prepared pair the model was pretrained on: its bin/dict.txt and spm.model "
+        "tokenize the words"})
+    labels: str = field(default=MISSING, metadata={"help": "comma-separated label set"})
+    max_positions: int = field(default=128, metadata={
+        "help": "tokens per example, <s> and </s> included (longer ones are cut); must equal "
+        "the pretraining --tokens-per-sample"})
+    derived_suffix: str = field(default="_derived", metadata={
+        "help": "splits whose name ends so are in the derived language: language id 1 for "
+        "models with language embeddings (XLM), 0 otherwise"})
+    seed: int = II("common.seed")
+
+
+class FinetuningTask(FairseqTask):
+    """Subclasses read a split into token and target tensors and call `add_split`."""
+
+    cfg: FinetuningConfig
+
+    def __init__(self, cfg: FinetuningConfig, dictionary: Dictionary, dictionary_path: Path):
+        super().__init__(cfg)
+        self.dictionary, self.dictionary_path = dictionary, dictionary_path
+        self.labels = [label.strip() for label in cfg.labels.split(",") if label.strip()]
+        self.label_index = {label: i for i, label in enumerate(self.labels)}
+        self.sp = spm.SentencePieceProcessor(model_file=str(Path(cfg.pair) / "spm.model"))
+
+    @classmethod
+    def setup_task(cls, cfg: FinetuningConfig, **kwargs):
+        dict_path = Path(cfg.pair) / "bin" / "dict.txt"
+        if not dict_path.is_file():
+            raise FileNotFoundError(f"{dict_path}: --pair must be a prepared pair directory")
+        dictionary = Dictionary.load(str(dict_path))
+        dictionary.add_symbol("<mask>")  # as in pretraining, so embedding sizes match
+        return cls(cfg, dictionary, dict_path)
+
+    def word_ids(self, word: str) -> list:
+        """Dictionary ids of a word's pieces (`§word`: the twins of the pieces)."""
+        return [self.dictionary.index(p) for p in word_pieces(word, self._encode)]
+
+    def _encode(self, text: str) -> list:
+        return self.sp.encode(text, out_type=str)
+
+    def add_split(self, split: str, tokens: list, targets: list) -> None:
+        lang_id = int(split.endswith(self.cfg.derived_suffix))
+        self.datasets[split] = LabelledDataset(tokens, targets, self.dictionary.pad(),
+                                               shuffle=split.startswith("train"),
+                                               seed=self.cfg.seed, lang_id=lang_id)
+
+    def get_batch_iterator(self, dataset, **kwargs):
+        # fairseq drops a last batch smaller than --required-batch-size-multiple (default 8;
+        # fairseq issue #5036): test sets would lose up to 7 examples and training its
+        # longest ones. Here every example counts.
+        kwargs["required_batch_size_multiple"] = 1
+        return super().get_batch_iterator(dataset, **kwargs)
+
+    def max_positions(self):
+        return self.cfg.max_positions
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary
