@@ -10,6 +10,11 @@ import sys
 from fairseq_cli.train import cli_main
 
 if __name__ == "__main__":
+    if "--distributed-world-size" in sys.argv:  # another value than torchrun's hangs the ranks
+        given = sys.argv[sys.argv.index("--distributed-world-size") + 1]
+        if given != os.environ["WORLD_SIZE"]:
+            sys.exit(f"error: --distributed-world-size {given} but torchrun launched "
+                     f"{os.environ['WORLD_SIZE']} processes (--nproc-per-node)")
     sys.argv += [
         "--distributed-world-size", os.environ["WORLD_SIZE"],
         "--distributed-rank", os.environ["RANK"],

@@ -47,6 +47,29 @@ def data_bin(data: Path) -> Path:
                      "directory (dict.txt); run `python -m data_prep.prepare_pair` first")
 
 
+def flag_value(extra: list, flag: str):
+    """The value given to `flag` in fairseq arguments (`--flag V` or `--flag=V`), or None."""
+    for i, arg in enumerate(extra):
+        if arg == flag and i + 1 < len(extra):
+            return extra[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def check_extra(args: argparse.Namespace, extra: list) -> None:
+    """Refuse fairseq arguments that would go wrong silently or late, before anything starts."""
+    world = flag_value(extra, "--distributed-world-size")
+    if world is not None and int(world) != args.cpu_workers:
+        raise SystemExit(f"error: --distributed-world-size {world} but --cpu-workers "
+                         f"{args.cpu_workers} processes are launched: the ranks would wait "
+                         "forever for each other; set --cpu-workers instead")
+    if "--bf16" in extra or "--memory-efficient-bf16" in extra:
+        raise SystemExit("error: fairseq-train's --bf16 switches fairseq 0.12 to TPU mode; on "
+                         "GPUs use --fp16 or --amp, or bf16 through the hydra configs "
+                         "(common.bf16=true, README 'Cluster')")
+
+
 def fairseq_command(args: argparse.Namespace, extra: list) -> list:
     task, criterion, objective_args = OBJECTIVES[args.objective]
     bin_dir = data_bin(args.data)
@@ -113,6 +136,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    check_extra(args, extra)
     command = fairseq_command(args, extra)
     print("+ " + shlex.join(command), flush=True)
     if args.dry_run:

@@ -152,6 +152,7 @@ def test_real_slurm_job_trains_with_world_size_2(localhost_cluster, tiny_pair, t
     assert out.count("preflight on ") == 1 and "ok (data" in out
     assert "distributed init (rank 0)" in out and "distributed init (rank 1)" in out
     assert "training on 2 devices" in out
+    assert "apex fused kernels: none active (no CUDA device)" in out
     records = read_records(save / "train.log", "train_inner")
     assert records[-1]["num_updates"] == "20" and float(records[-1]["wpb"]) == 2048  # 2 x 1024 tokens
     assert (save / "checkpoint_last.pt").is_file() and (save / "checkpoint_1_10.pt").is_file()

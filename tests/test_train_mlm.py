@@ -99,3 +99,22 @@ def test_train_script_rejects_unprepared_data(tmp_path):
     proc = run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tmp_path,
                 "--save-dir", tmp_path / "x"], check=False)
     assert proc.returncode != 0 and "neither a prepared pair" in proc.stderr
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--cpu-workers", "2", "--", "--distributed-world-size", "3"],
+     "--distributed-world-size 3 but --cpu-workers 2 processes are launched"),
+    (["--", "--bf16"], "--bf16 switches fairseq 0.12 to TPU mode"),
+])
+def test_train_script_refuses_arguments_that_would_hang_or_misroute(tiny_pair, tmp_path, extra, expected):
+    proc = run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+                "--save-dir", tmp_path / "x", *extra], check=False)
+    assert proc.returncode != 0 and expected in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_torchrun_entry_refuses_another_world_size(tmp_path):
+    proc = run([sys.executable, "scripts/cpu_distributed_entry.py", tmp_path, "--distributed-world-size", "4"],
+               check=False, env={"WORLD_SIZE": "2", "RANK": "0"})
+    assert proc.returncode == 1
+    assert "--distributed-world-size 4 but torchrun launched 2 processes" in proc.stderr

@@ -20,6 +20,8 @@ from fairseq.data import (ConcatDataset, IdDataset, MaskTokensDataset, NestedDic
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from ..kernels import describe, fused_kernels
+
 logger = logging.getLogger(__name__)
 
 PARALLEL_SUBDIR = "para"
@@ -71,6 +73,7 @@ class MultilingualMLMTask(MaskedLMTask):
         self.langs = ([lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
                       if cfg.langs else discover_languages(data_path))
         logger.info("languages: %s", ", ".join(self.langs))
+        logger.info(describe(fused_kernels()))
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         """fairseq's masked-LM dataset, built from `build_token_dataset` (tokens plus any
