@@ -1,18 +1,20 @@
-"""Compare objectives on equal terms: pretrain each, evaluate alignment and POS zero-shot
-transfer, and collect the paper-shaped table (DESIGN §2).
+"""Compare objectives on equal terms: pretrain each, evaluate alignment and zero-shot transfer
+(POS, and NLI where given), and collect the paper-shaped table (DESIGN §2).
 
     python scripts/compare.py --pair runs/data/en_trans_inv --pos runs/pos/en_trans_inv \\
-        --objectives mlm,align_mlm,dict_mlm --out runs/compare [--max-update 1000]
+        [--nli runs/nli/en_trans_inv] --objectives mlm,align_mlm,dict_mlm --out runs/compare
 
 For every objective × pair (a cell, in OUT/CELL/):
   1. pretrain with scripts/train.py (same size, batch, schedule and seed for all);
   2. alignment: scripts/evaluate_alignment.py's P@1 (paper protocol, held-out) -> alignment.json;
   3. POS: fine-tune twice from the checkpoint: B_Z (train on the original language) and B_S
-     (train on the derived one); both tested on the derived test set -> pos.json.
+     (train on the derived one); both tested on the derived test set -> pos.json;
+  4. NLI (with --nli): the same -> nli.json.
 Finished steps are skipped when the command runs again (resumable). Then OUT/results.csv,
-OUT/results.md (objective, transform, POS B_S/B_Z/Δ, alignment P@1), the Spearman correlation
-of alignment P@1 with −Δ across cells (scipy), and a scatter plot OUT/alignment_vs_transfer.png.
-The pair's POS data comes from `python -m data_prep.prepare_pos` with the pair's transform.
+OUT/results.md (objective, transform, per task B_S/B_Z/Δ, alignment P@1), the Spearman
+correlation of alignment P@1 with −Δ across cells for each task (scipy), and a scatter plot
+OUT/alignment_vs_transfer.png. The pair's task data comes from `python -m data_prep.prepare_pos`
+and `python -m data_prep.prepare_nli` with the pair's transform.
 XLM is fine-tuned and tested with language ids (0 original, 1 derived).
 """
 import argparse
@@ -74,15 +76,21 @@ def alignment(cell: Path, pair: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def pos_transfer(args, cell: Path, pair: Path, pos: Path) -> dict:
+# transfer task -> (fairseq task, criterion, model); the model's size follows --arch
+TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
+         "nli": ("nli", "sequence_classification", "roberta_classifier")}
+
+
+def transfer(args, cell: Path, pair: Path, task: str, data: Path) -> dict:
+    fairseq_task, criterion, model = TASKS[task]
     result = {}
     for name, train_subset, valid in (("B_Z", "train", "valid,test_derived"),
                                       ("B_S", "train_derived", "valid_derived,test_derived")):
-        save = cell / f"pos_{name}"
+        save = cell / f"{task}_{name}"
         save.mkdir(exist_ok=True)
-        run([sys.executable, "-m", "fairseq_cli.train", pos, "--user-dir", REPO / "user_dir",
-             "--task", "pos_tagging", "--pair", pair, "--criterion", "token_classification",
-             "--arch", args.arch.replace("roberta_", "roberta_tagger_", 1),
+        run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
+             "--task", fairseq_task, "--pair", pair, "--criterion", criterion,
+             "--arch", args.arch.replace("roberta", model, 1),
              "--pretrained-checkpoint", cell / "pretrain" / "checkpoint_last.pt",
              "--max-positions", "128", "--optimizer", "adam", "--lr", "1e-3",
              "--max-tokens", "4096", "--max-update", args.finetune_updates,
@@ -97,44 +105,51 @@ def pos_transfer(args, cell: Path, pair: Path, pos: Path) -> dict:
     return result
 
 
-def collect(out: Path, rows: list) -> None:
-    fields = ["objective", "transform", "pos_B_S", "pos_B_Z", "pos_delta", "p1_paper",
-              "p1_heldout", "valid_mlm_loss"]
+def collect(out: Path, rows: list, tasks: list) -> None:
+    fields = (["objective", "transform"] + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
+              + ["p1_paper", "p1_heldout", "valid_mlm_loss"])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     fmt = lambda v: "—" if v is None else f"{v:.1f}"
-    lines = ["| objective | transform | POS B_S / B_Z / Δ | alignment P@1 (paper protocol) | P@1 held-out |",
-             "|---|---|---|---|---|"]
+    heads = "".join(f" {t.upper()} B_S / B_Z / Δ |" for t in tasks)
+    lines = [f"| objective | transform |{heads} alignment P@1 (paper protocol) | P@1 held-out |",
+             "|---|---|" + "---|" * len(tasks) + "---|---|"]
     for r in rows:
-        lines.append(f"| {r['objective']} | {r['transform']} | {fmt(r['pos_B_S'])} / "
-                     f"{fmt(r['pos_B_Z'])} / {fmt(r['pos_delta'])} | {fmt(r['p1_paper'])} | "
+        scores = "".join(f" {fmt(r[t + '_B_S'])} / {fmt(r[t + '_B_Z'])} / {fmt(r[t + '_delta'])} |"
+                         for t in tasks)
+        lines.append(f"| {r['objective']} | {r['transform']} |{scores} {fmt(r['p1_paper'])} | "
                      f"{fmt(r['p1_heldout'])} |")
-    scored = [r for r in rows if r["pos_delta"] is not None]
-    if len(scored) >= 3:
-        from scipy.stats import spearmanr
-        rho, p = spearmanr([r["p1_paper"] for r in scored], [-r["pos_delta"] for r in scored])
-        lines.append(f"\nSpearman ρ(alignment P@1, −Δ POS) = {rho:.3f} (p = {p:.3f}, {len(scored)} cells; "
-                     "negative when better-aligned models have smaller transfer gaps −Δ)")
-    else:
-        lines.append(f"\nSpearman ρ needs at least 3 cells with POS results ({len(scored)} here)")
+    lines.append("")
+    for t in tasks:
+        scored = [r for r in rows if r[f"{t}_delta"] is not None]
+        if len(scored) >= 3:
+            from scipy.stats import spearmanr
+            rho, p = spearmanr([r["p1_paper"] for r in scored], [-r[f"{t}_delta"] for r in scored])
+            lines.append(f"Spearman ρ(alignment P@1, −Δ {t.upper()}) = {rho:.3f} (p = {p:.3f}, "
+                         f"{len(scored)} cells; negative when better-aligned models have smaller "
+                         "transfer gaps −Δ)")
+        else:
+            lines.append(f"Spearman ρ needs at least 3 cells with {t.upper()} results ({len(scored)} here)")
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    plot(out / "alignment_vs_transfer.png", scored)
+    plot(out / "alignment_vs_transfer.png", rows, tasks)
 
 
-def plot(path: Path, rows: list) -> None:
+def plot(path: Path, rows: list, tasks: list) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 4))
-    for r in rows:
-        ax.scatter(r["p1_paper"], -r["pos_delta"])
-        ax.annotate(f"{r['objective']} ({r['transform']})", (r["p1_paper"], -r["pos_delta"]),
-                    fontsize=8, xytext=(3, 3), textcoords="offset points")
+    for t, marker in zip(tasks, "os"):
+        for r in rows:
+            gap = -r[f"{t}_delta"]
+            ax.scatter(r["p1_paper"], gap, marker=marker)
+            ax.annotate(f"{r['objective']} ({r['transform']})" + (f" {t.upper()}" if len(tasks) > 1 else ""),
+                        (r["p1_paper"], gap), fontsize=8, xytext=(3, 3), textcoords="offset points")
     ax.margins(0.2)  # room for the labels
     ax.set_xlabel("alignment P@1 (paper protocol, %)")
-    ax.set_ylabel("−Δ POS (B_S − B_Z, accuracy points)")
+    ax.set_ylabel(f"−Δ {' / '.join(t.upper() for t in tasks)} (B_S − B_Z, accuracy points)")
     ax.set_title("Alignment against zero-shot transfer gap")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -148,19 +163,23 @@ def main(argv=None) -> int:
                    help="prepared pair directory (repeat for several transforms)")
     p.add_argument("--pos", type=Path, action="append", required=True,
                    help="POS directory of each --pair, in the same order (data_prep.prepare_pos)")
+    p.add_argument("--nli", type=Path, action="append",
+                   help="NLI directory of each --pair, in the same order (data_prep.prepare_nli); "
+                   "without it, no NLI")
     p.add_argument("--objectives", default="mlm,align_mlm,xlm,dict_mlm",
                    help="comma-separated objectives (scripts/train.py names)")
     p.add_argument("--out", type=Path, required=True, help="results directory")
     p.add_argument("--arch", default="roberta_tiny", help="model size for every objective")
     p.add_argument("--max-update", default="1000", help="pretraining updates")
     p.add_argument("--lr", default="1e-3", help="pretraining peak learning rate")
-    p.add_argument("--finetune-updates", default="300", help="POS fine-tuning updates")
+    p.add_argument("--finetune-updates", default="300", help="fine-tuning updates (each task)")
     args = p.parse_args(argv)
-    if len(args.pos) != len(args.pair):
-        raise SystemExit("error: give one --pos for each --pair, in the same order")
+    if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
+        raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
+    tasks = ["pos"] + ["nli"] * bool(args.nli)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for pair, pos in zip(args.pair, args.pos):
+    for k, pair in enumerate(args.pair):
         transform = json.loads((pair / "pair.json").read_text())["settings"].get("transform") or pair.name
         for objective in args.objectives.split(","):
             cell = args.out / f"{objective}__{transform.replace('+', '_')}"
@@ -168,13 +187,15 @@ def main(argv=None) -> int:
             name = f"{objective} × {transform}"
             pre = step(cell / "pretrain.json", f"{name}: pretrain", lambda: pretrain(args, cell, objective, pair))
             ali = step(cell / "alignment.json", f"{name}: alignment", lambda: alignment(cell, pair))
-            pos_result = step(cell / "pos.json", f"{name}: POS B_Z / B_S",
-                              lambda: pos_transfer(args, cell, pair, pos))
-            rows.append({"objective": objective, "transform": transform,
-                         "pos_B_S": pos_result and pos_result["B_S"], "pos_B_Z": pos_result and pos_result["B_Z"],
-                         "pos_delta": pos_result and pos_result["delta"], "p1_paper": ali["p1_paper"],
-                         "p1_heldout": ali["p1_heldout"], "valid_mlm_loss": pre["valid_mlm_loss"]})
-    collect(args.out, rows)
+            row = {"objective": objective, "transform": transform, "p1_paper": ali["p1_paper"],
+                   "p1_heldout": ali["p1_heldout"], "valid_mlm_loss": pre["valid_mlm_loss"]}
+            for task in tasks:
+                data = getattr(args, task)[k]
+                res = step(cell / f"{task}.json", f"{name}: {task.upper()} B_Z / B_S",
+                           lambda: transfer(args, cell, pair, task, data))
+                row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
+            rows.append(row)
+    collect(args.out, rows, tasks)
     print((args.out / "results.md").read_text())
     print(f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "
           f"{args.out / 'alignment_vs_transfer.png'}")

@@ -20,10 +20,10 @@ def tiny_pos(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, tmp_path):
-    command = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
-               "--objectives", "mlm,align_mlm", "--out", tmp_path, "--max-update", "20",
-               "--finetune-updates", "20"]
+def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, nli_data, tmp_path):
+    compare = lambda *more: [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
+                             "--out", tmp_path, "--max-update", "20", "--finetune-updates", "20", *more]
+    command = compare("--objectives", "mlm,align_mlm")
     first = run(command)
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert [(r["objective"], r["transform"]) for r in rows] == [("mlm", "trans+inv"), ("align_mlm", "trans+inv")]
@@ -43,3 +43,14 @@ def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, tmp_path
     second = run(command)
     assert second.stdout.count("done before, reusing") == 6  # 3 steps x 2 cells
     assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
+    assert "nli_B_S" not in rows[0]
+
+    # --nli adds the NLI step to a finished cell (one cell, to keep the test short)
+    third = run(compare("--objectives", "mlm", "--nli", nli_data))
+    assert third.stdout.count("done before, reusing") == 3 and third.stdout.count("NLI B_Z / B_S ...") == 1
+    [r] = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert {k: r[k] for k in rows[0]} == rows[0]
+    assert float(r["nli_delta"]) == pytest.approx(float(r["nli_B_Z"]) - float(r["nli_B_S"]), abs=0.01)
+    assert 0 <= float(r["nli_B_S"]) <= 100 and 0 <= float(r["nli_B_Z"]) <= 100
+    assert (tmp_path / "results.md").read_text().startswith(
+        "| objective | transform | POS B_S / B_Z / Δ | NLI B_S / B_Z / Δ | alignment P@1")
