@@ -32,13 +32,13 @@ Then, with fairseq-train --task nli:
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from user_dir.data.nli_reader import read_nli
 
+from .task_data import argument_parser, write_splits
 from .transforms import WordSentenceTransform, parse_transforms, split_final_punctuation
 
 NO_GOLD_LABEL = ("-", "")
@@ -69,37 +69,25 @@ def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransfor
     return counts
 
 
+def write(args) -> None:
+    derive = WordSentenceTransform(parse_transforms(args.transform), args.seed)
+    for split in ("train", "valid", "test"):
+        counts = convert(getattr(args, split), args.out / f"{split}.jsonl",
+                         args.out / f"{split}_derived.jsonl", derive, args.language)
+        print(f"{split}: {counts['kept']} pairs (original and {args.transform}); dropped "
+              f"{counts['no_gold_label']} without a gold label, {counts['other_language']} "
+              "of other languages")
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argument_parser(__doc__)
     for split in ("train", "valid", "test"):
         p.add_argument(f"--{split}", type=Path, required=True,
                        help=f"{split} examples: .tsv or .jsonl (MNLI, SNLI, XNLI or ours)")
-    p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
     p.add_argument("--language", default="en",
                    help="keep rows of this language where the file has a `language` column "
                    "(XNLI-1.0); '' keeps all")
-    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
-    args = p.parse_args(argv)
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        print(f"error: {args.out} is not empty; pass --overwrite to replace its files",
-              file=sys.stderr)
-        return 2
-    try:
-        derive = WordSentenceTransform(parse_transforms(args.transform), args.seed)
-        args.out.mkdir(parents=True, exist_ok=True)
-        for split in ("train", "valid", "test"):
-            counts = convert(getattr(args, split), args.out / f"{split}.jsonl",
-                             args.out / f"{split}_derived.jsonl", derive, args.language)
-            print(f"{split}: {counts['kept']} pairs (original and {args.transform}); dropped "
-                  f"{counts['no_gold_label']} without a gold label, {counts['other_language']} "
-                  "of other languages")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return write_splits(p.parse_args(argv), write)
 
 
 if __name__ == "__main__":

@@ -11,43 +11,31 @@ OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: us
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
 """
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
+from .task_data import argument_parser, write_splits
 from .transform_conllu import transform_file
 
 SPLITS = {"train": "train", "valid": "dev", "test": "test"}
 
 
+def write(args) -> None:
+    for split, source_name in SPLITS.items():
+        source = args.conllu_dir / f"{source_name}.conllu"
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: CoNLL-U file not found")
+        shutil.copyfile(source, args.out / f"{split}.conllu")
+        n = transform_file(source, args.out / f"{split}_derived.conllu", args.transform, args.seed)
+        print(f"{split}: {n} sentences (original and {args.transform})")
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argument_parser(__doc__)
     p.add_argument("--conllu-dir", type=Path, required=True,
                    help="directory with train.conllu, dev.conllu and test.conllu")
-    p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
-    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
-    args = p.parse_args(argv)
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        print(f"error: {args.out} is not empty; pass --overwrite to replace its files",
-              file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        for split, source_name in SPLITS.items():
-            source = args.conllu_dir / f"{source_name}.conllu"
-            if not source.is_file():
-                raise FileNotFoundError(f"{source}: CoNLL-U file not found")
-            shutil.copyfile(source, args.out / f"{split}.conllu")
-            n = transform_file(source, args.out / f"{split}_derived.conllu", args.transform, args.seed)
-            print(f"{split}: {n} sentences (original and {args.transform})")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return write_splits(p.parse_args(argv), write)
 
 
 if __name__ == "__main__":

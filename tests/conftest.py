@@ -21,6 +21,16 @@ def run(args, check=True, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+def fairseq_finetune(data, save_dir: Path, *args, check=True) -> subprocess.CompletedProcess:
+    """fairseq-train of the plugin on task data: Adam, polynomial decay, sequence length 64 (as
+    the `pretrained` checkpoint), JSON log in SAVE_DIR/train.log; ARGS: task, model, schedule."""
+    save_dir.mkdir(parents=True, exist_ok=True)
+    return run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
+                "--optimizer", "adam", "--lr-scheduler", "polynomial_decay", "--save-dir", save_dir,
+                "--log-format", "json", "--log-file", save_dir / "train.log", "--num-workers", "0",
+                "--max-positions", "64", *args], check=check)
+
+
 def prepare_pair(*args, check=True):
     return run([sys.executable, "-m", "data_prep.prepare_pair", *args], check=check)
 

@@ -2,12 +2,11 @@
 input, and real fine-tuning through fairseq-train on the hand-made set of tests/data/nli."""
 import json
 import re
-import sys
 from collections import Counter
 
 import pytest
 
-from conftest import REPO, run
+from conftest import fairseq_finetune
 from data_prep import prepare_nli
 from scripts.fairseq_log import read_records
 from user_dir.data.nli_reader import NliExample, read_nli
@@ -110,17 +109,13 @@ def test_task_reads_every_example_with_language_ids(tiny_pair, nli_data):
 
 
 def finetune(data, pair, checkpoint, save_dir, *extra, check=True):
-    save_dir.mkdir(parents=True, exist_ok=True)
-    return run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
-                "--task", "nli", "--pair", pair, "--criterion", "sequence_classification",
-                "--arch", "roberta_classifier_tiny", "--pretrained-checkpoint", checkpoint,
-                "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "16", "--max-update", "200",
-                "--lr-scheduler", "polynomial_decay", "--warmup-updates", "10",
-                "--total-num-update", "200", "--validate-interval-updates", "200",
-                "--validate-interval", "1000", "--valid-subset", "valid,test,test_derived",
-                "--no-save", "--save-dir", save_dir, "--log-format", "json", "--log-interval", "50",
-                "--log-file", save_dir / "train.log", "--num-workers", "0", "--max-positions", "64",
-                *extra], check=check)
+    return fairseq_finetune(
+        data, save_dir, "--task", "nli", "--pair", pair, "--criterion", "sequence_classification",
+        "--arch", "roberta_classifier_tiny", "--pretrained-checkpoint", checkpoint, "--lr", "1e-3",
+        "--batch-size", "16", "--max-update", "200", "--warmup-updates", "10",
+        "--total-num-update", "200", "--validate-interval-updates", "200", "--validate-interval", "1000",
+        "--valid-subset", "valid,test,test_derived", "--no-save", "--log-interval", "50",
+        *extra, check=check)
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from collections import Counter
 import conllu
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, fairseq_finetune, run
 from scripts.fairseq_log import read_records
 from user_dir.data.tagging_dataset import IGNORE, encode_tagged
 from user_dir.data.twins import word_pieces
@@ -53,17 +53,13 @@ def pos_data(tmp_path_factory):
 
 
 def finetune(pos_data, pair, checkpoint, save_dir, *extra, check=True):
-    save_dir.mkdir(parents=True, exist_ok=True)
-    return run([sys.executable, "-m", "fairseq_cli.train", pos_data, "--user-dir", REPO / "user_dir",
-                "--task", "pos_tagging", "--pair", pair, "--criterion", "token_classification",
-                "--arch", "roberta_tagger_tiny", "--pretrained-checkpoint", checkpoint,
-                "--optimizer", "adam", "--lr", "2e-3", "--max-tokens", "2048", "--max-update", "120",
-                "--lr-scheduler", "polynomial_decay", "--warmup-updates", "10",
-                "--total-num-update", "120", "--validate-interval-updates", "120",
-                "--valid-subset", "valid,test,test_derived", "--save-dir", save_dir,
-                "--no-epoch-checkpoints", "--log-format", "json", "--log-interval", "20",
-                "--log-file", save_dir / "train.log", "--num-workers", "0", "--max-positions", "64",
-                *extra], check=check)
+    return fairseq_finetune(
+        pos_data, save_dir, "--task", "pos_tagging", "--pair", pair, "--criterion",
+        "token_classification", "--arch", "roberta_tagger_tiny", "--pretrained-checkpoint", checkpoint,
+        "--lr", "2e-3", "--max-tokens", "2048", "--max-update", "120", "--warmup-updates", "10",
+        "--total-num-update", "120", "--validate-interval-updates", "120",
+        "--valid-subset", "valid,test,test_derived", "--no-epoch-checkpoints", "--log-interval", "20",
+        *extra, check=check)
 
 
 @pytest.mark.slow
