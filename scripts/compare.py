@@ -16,6 +16,11 @@ correlation of alignment P@1 with −Δ across cells for each task (scipy), and 
 OUT/alignment_vs_transfer.png. The pair's task data comes from `python -m data_prep.prepare_pos`
 and `python -m data_prep.prepare_nli` with the pair's transform.
 XLM is fine-tuned and tested with language ids (0 original, 1 derived).
+
+With --slurm each unfinished cell becomes one SLURM job (this command with --only-cell), its log
+in OUT/CELL/slurm-JOBID.out; the command returns once they are submitted (--wait: once they have
+ended, then collects). Run it again to collect: finished cells are reused, queued or running
+ones are not submitted twice, failed ones are submitted again.
 """
 import argparse
 import csv
@@ -28,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from scripts import slurm_cells  # noqa: E402
 from scripts.fairseq_log import read_records  # noqa: E402
 
 
@@ -156,7 +162,34 @@ def plot(path: Path, rows: list, tasks: list) -> None:
     plt.close(fig)
 
 
+def finished(cell: Path, tasks: list) -> bool:
+    return all((cell / f"{name}.json").is_file() for name in ["pretrain", "alignment", *tasks])
+
+
+def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
+    """Submit each unfinished cell as a job running this command with --only-cell; True when
+    every cell has finished and the results can be collected."""
+    jobs = {}
+    for cell in cells:
+        if not finished(cell, tasks):
+            cell.mkdir(exist_ok=True)
+            command = [sys.executable, Path(__file__).resolve(), *argv, "--only-cell", cell.name]
+            jobs[cell.name] = slurm_cells.submit(cell, command, args.slurm_args, log)
+    if jobs and not args.wait:
+        log(f"{len(jobs)} cells queued or running on SLURM; run this command again when they "
+            "have ended to collect the results (or pass --wait)")
+        return False
+    slurm_cells.wait(jobs, log)
+    failed = [cell for cell in cells if not finished(cell, tasks)]
+    if failed:
+        raise SystemExit("error: these cells' jobs ended without finishing them; see their logs "
+                         "and run again to resubmit: " + ", ".join(
+                             f"{c.name} ({c}/slurm-{jobs[c.name]}.out)" for c in failed))
+    return True
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pair", type=Path, action="append", required=True,
@@ -173,28 +206,47 @@ def main(argv=None) -> int:
     p.add_argument("--max-update", default="1000", help="pretraining updates")
     p.add_argument("--lr", default="1e-3", help="pretraining peak learning rate")
     p.add_argument("--finetune-updates", default="300", help="fine-tuning updates (each task)")
+    p.add_argument("--slurm", action="store_true",
+                   help="submit each unfinished cell as a SLURM job instead of running it here")
+    p.add_argument("--slurm-args", default="",
+                   help="sbatch options for each cell's job, e.g. \"--partition=gpu --gpus=1 "
+                   "--time=12:00:00\"")
+    p.add_argument("--wait", action="store_true", help="with --slurm: wait for the jobs, then collect")
+    p.add_argument("--only-cell", metavar="NAME",
+                   help="run one cell (OBJECTIVE__TRANSFORM) and do not collect; what each job runs")
     args = p.parse_args(argv)
     if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
         raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
     tasks = ["pos"] + ["nli"] * bool(args.nli)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    cells = []  # (cell directory, objective, transform, pair index)
     for k, pair in enumerate(args.pair):
         transform = json.loads((pair / "pair.json").read_text())["settings"].get("transform") or pair.name
         for objective in args.objectives.split(","):
-            cell = args.out / f"{objective}__{transform.replace('+', '_')}"
-            cell.mkdir(exist_ok=True)
-            name = f"{objective} × {transform}"
-            pre = step(cell / "pretrain.json", f"{name}: pretrain", lambda: pretrain(args, cell, objective, pair))
-            ali = step(cell / "alignment.json", f"{name}: alignment", lambda: alignment(cell, pair))
-            row = {"objective": objective, "transform": transform, "p1_paper": ali["p1_paper"],
-                   "p1_heldout": ali["p1_heldout"], "valid_mlm_loss": pre["valid_mlm_loss"]}
-            for task in tasks:
-                data = getattr(args, task)[k]
-                res = step(cell / f"{task}.json", f"{name}: {task.upper()} B_Z / B_S",
-                           lambda: transfer(args, cell, pair, task, data))
-                row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
-            rows.append(row)
+            cells.append((args.out / f"{objective}__{transform.replace('+', '_')}", objective, transform, k))
+    if args.only_cell:
+        cells = [c for c in cells if c[0].name == args.only_cell]
+        if not cells:
+            raise SystemExit(f"error: --only-cell {args.only_cell}: no such cell in this grid")
+    elif args.slurm and not run_on_slurm(args, argv, [c[0] for c in cells], tasks):
+        return 0
+    rows = []
+    for cell, objective, transform, k in cells:
+        pair = args.pair[k]
+        cell.mkdir(exist_ok=True)
+        name = f"{objective} × {transform}"
+        pre = step(cell / "pretrain.json", f"{name}: pretrain", lambda: pretrain(args, cell, objective, pair))
+        ali = step(cell / "alignment.json", f"{name}: alignment", lambda: alignment(cell, pair))
+        row = {"objective": objective, "transform": transform, "p1_paper": ali["p1_paper"],
+               "p1_heldout": ali["p1_heldout"], "valid_mlm_loss": pre["valid_mlm_loss"]}
+        for task in tasks:
+            data = getattr(args, task)[k]
+            res = step(cell / f"{task}.json", f"{name}: {task.upper()} B_Z / B_S",
+                       lambda: transfer(args, cell, pair, task, data))
+            row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
+        rows.append(row)
+    if args.only_cell:
+        return 0
     collect(args.out, rows, tasks)
     print((args.out / "results.md").read_text())
     print(f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "

@@ -1,6 +1,9 @@
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,25 @@ def nli_data(tmp_path_factory) -> Path:
          "--valid", source / "valid.jsonl", "--test", source / "test.jsonl",
          "--transform", "trans+inv", "--out", out, "--overwrite"])
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def localhost_cluster(tmp_path):
+    """A one-node SLURM cluster on localhost (scripts/slurm/localhost_cluster.sh), stopped after
+    the test; yields the environment that points sbatch, srun and scontrol at it."""
+    if os.geteuid() != 0:
+        pytest.skip("starting munged and slurmd needs root (CI runs as root)")
+    cluster = tmp_path / "cluster"
+    env = {"SLURMCTLD_PORT": str(free_port()), "SLURMD_PORT": str(free_port()), "CPUS": "2"}
+    start = time.perf_counter()
+    proc = run(["bash", REPO / "scripts" / "slurm" / "localhost_cluster.sh", "start", cluster], env=env)
+    print(f"localhost cluster up in {time.perf_counter() - start:.1f} s")
+    conf = re.search(r"export SLURM_CONF=(\S+)", proc.stdout).group(1)
+    yield {"SLURM_CONF": conf}
+    run(["bash", REPO / "scripts" / "slurm" / "localhost_cluster.sh", "stop", cluster], check=False)

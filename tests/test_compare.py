@@ -1,5 +1,6 @@
 """The comparison runner on a 2-objective x 1-transform grid of tiny models."""
 import csv
+import json
 import sys
 
 import pytest
@@ -54,3 +55,27 @@ def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, nli_data
     assert 0 <= float(r["nli_B_S"]) <= 100 and 0 <= float(r["nli_B_Z"]) <= 100
     assert (tmp_path / "results.md").read_text().startswith(
         "| objective | transform | POS B_S / B_Z / Δ | NLI B_S / B_Z / Δ | alignment P@1")
+
+
+@pytest.mark.slow
+def test_compare_submits_each_cell_to_slurm_and_collects(localhost_cluster, tiny_pair, tiny_pos, tmp_path):
+    command = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
+               "--out", tmp_path, "--objectives", "mlm,align_mlm", "--max-update", "20",
+               "--finetune-updates", "20", "--slurm", "--slurm-args", "--cpus-per-task=1 --time=10:00"]
+    first = run(command, env=localhost_cluster)
+    assert first.stdout.count("submitted job") == 2 and "run this command again" in first.stdout
+    assert not (tmp_path / "results.csv").exists()
+    again = run(command, env=localhost_cluster)  # the jobs take ~30 s: still queued or running
+    assert again.stdout.count("not submitted again") == 2 and "submitted job" not in again.stdout
+
+    last = run(command + ["--wait"], env=localhost_cluster)
+    assert last.stdout.count("done before, reusing") == 6  # every step ran in the jobs
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert [r["objective"] for r in rows] == ["mlm", "align_mlm"]
+    assert float(rows[1]["p1_paper"]) > float(rows[0]["p1_paper"]) + 20
+    for objective, other in (("mlm", "align_mlm"), ("align_mlm", "mlm")):
+        cell = tmp_path / f"{objective}__trans_inv"
+        job_id = json.loads((cell / "slurm_job.json").read_text())["job_id"]
+        job_log = (cell / f"slurm-{job_id}.out").read_text()  # each job ran its own cell only
+        assert f"] {objective} × trans+inv: pretrain: " in job_log and f"] {objective} × trans+inv: POS B_Z / B_S: " in job_log
+        assert f"] {other} × trans+inv" not in job_log

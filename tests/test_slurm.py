@@ -2,7 +2,6 @@
 real job on a one-node localhost cluster (slurmctld + slurmd + munge) with 2 CPU tasks."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, free_port, run
 from scripts.fairseq_log import read_records
 
 SLURM = REPO / "scripts" / "slurm"
@@ -102,26 +101,6 @@ def test_preflight_names_the_host_and_the_missing_data(tmp_path):
     proc = run([sys.executable, SLURM / "preflight.py", "--data", tmp_path, "--save-dir",
                 tmp_path / "save", "--device", "gpu", "--processes-per-node", "8"], check=False)
     assert "has no dict.txt" in proc.stderr and "0 GPUs visible" in proc.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def localhost_cluster(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("starting munged and slurmd needs root (CI runs as root)")
-    cluster = tmp_path / "cluster"
-    env = {"SLURMCTLD_PORT": str(free_port()), "SLURMD_PORT": str(free_port()), "CPUS": "2"}
-    start = time.perf_counter()
-    proc = run(["bash", SLURM / "localhost_cluster.sh", "start", cluster], env=env)
-    print(f"localhost cluster up in {time.perf_counter() - start:.1f} s")
-    conf = re.search(r"export SLURM_CONF=(\S+)", proc.stdout).group(1)
-    yield {"SLURM_CONF": conf}
-    run(["bash", SLURM / "localhost_cluster.sh", "stop", cluster], check=False)
 
 
 def wait_for_job(job_id, env, seconds=240) -> str:
