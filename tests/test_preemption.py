@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from conftest import REPO
 from scripts.fairseq_log import read_records
@@ -58,5 +59,9 @@ def test_sigkill_and_resume_ends_with_the_uninterrupted_loss(objective, tiny_pai
     assert max(expected) == max(resumed) == 60
     for update in (40, 50, 60):
         assert resumed[update] == pytest.approx(expected[update], rel=1e-4), update
+    # and the weights it ends with are those of the uninterrupted run, bit for bit
+    import user_dir.checkpoint  # noqa: F401  (allow-list for torch.load)
+    a, b = (torch.load(d / "checkpoint_last.pt", map_location="cpu")["model"] for d in (whole, killed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the resumed run really restarted at 20: it logged update 30 twice
     assert [int(r["num_updates"]) for r in read_records(killed / "train.log", "train_inner")].count(30) == 2
