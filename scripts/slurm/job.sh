@@ -106,6 +106,7 @@ fi
 # --- in the job ------------------------------------------------------------------------------
 [ "${SLURM_NNODES:-}" = "$NODES" ] && [ "${SLURM_NTASKS:-}" = "$WORLD_SIZE" ] \
   || die "the job has ${SLURM_NNODES:-?} nodes and ${SLURM_NTASKS:-?} tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash $template' (it passes these to sbatch), or make them agree"
+export DEVICE SAVE_DIR  # read by task.sh, also when the template was given to sbatch directly
 master=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 PORT=${PORT:-$((20000 + SLURM_JOB_ID % 10000))}
 srun_command "$master" "$PORT"
