@@ -45,6 +45,18 @@ def test_loss_is_fp32_for_half_embeddings():
     assert E.grad.dtype == torch.float16
 
 
+@pytest.mark.parametrize("kind", ["cosine", "l2"])
+def test_loss_ignores_autocast(kind):
+    """--amp runs the criterion under autocast, which would compute the products in 16 bits
+    (on CPU bf16 moves this loss by ~4e-3 relative): the term must stay the fp32 value."""
+    torch.manual_seed(0)
+    embeddings, pairs = torch.randn(1000, 64), torch.randint(0, 1000, (300, 2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = alignment_loss(embeddings, pairs, kind)
+    assert under_autocast.dtype == torch.float32
+    assert under_autocast.item() == alignment_loss(embeddings, pairs, kind).item()
+
+
 def test_bag_means_averages_pieces_and_ignores_padding():
     E = torch.arange(12.0).view(6, 2)
     bags = torch.tensor([[0, -1, -1], [1, 2, -1], [3, 4, 5]])
