@@ -84,13 +84,20 @@ def test_bad_variables_are_errors_before_submission(variables, change, expected)
     assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
 
 
-def test_job_with_other_task_count_than_the_variables_stops_before_srun(variables):
-    """`sbatch --ntasks=3 TEMPLATE` with GPUS_PER_NODE=2: the job refuses to start fairseq."""
-    env = {**variables, "GPUS_PER_NODE": 2, "SLURM_JOB_ID": "7", "SLURM_NNODES": "1",
-           "SLURM_NTASKS": "3", "REPO": REPO}
+@pytest.mark.parametrize("ntasks, says", [
+    ("3", "the job has 1 nodes and 3 tasks, but NODES=1 x GPUS_PER_NODE=2 asks for 2 processes"),
+    (None, "the job has 1 nodes and no task count (sbatch was given no --ntasks or --ntasks-per-node), "
+           "but NODES=1 x GPUS_PER_NODE=2 asks for 2 processes"),
+])
+def test_job_with_other_task_count_than_the_variables_stops_before_srun(variables, ntasks, says):
+    """`sbatch --ntasks=3 TEMPLATE` or a bare `sbatch TEMPLATE` with GPUS_PER_NODE=2: the job
+    refuses to start fairseq."""
+    env = {**variables, "GPUS_PER_NODE": 2, "SLURM_JOB_ID": "7", "SLURM_NNODES": "1", "REPO": REPO}
+    if ntasks:
+        env["SLURM_NTASKS"] = ntasks
     proc = template("pretrain_one_node.sbatch", env, check=False)
     assert proc.returncode == 2
-    assert "the job has 1 nodes and 3 tasks, but NODES=1 x GPUS_PER_NODE=2 asks for 2 processes" in proc.stderr
+    assert says in proc.stderr, proc.stderr
 
 
 def test_preflight_names_the_host_and_the_missing_data(tmp_path):

@@ -104,8 +104,12 @@ if [ -z "${SLURM_JOB_ID:-}" ]; then
 fi
 
 # --- in the job ------------------------------------------------------------------------------
+# here BASH_SOURCE is SLURM's spooled copy: name the file that was submitted instead
+submitted=$(scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null | grep -o 'Command=[^ ]*' | cut -d= -f2- || true)
+tasks="${SLURM_NTASKS:-} tasks"
+[ -n "${SLURM_NTASKS:-}" ] || tasks="no task count (sbatch was given no --ntasks or --ntasks-per-node)"
 [ "${SLURM_NNODES:-}" = "$NODES" ] && [ "${SLURM_NTASKS:-}" = "$WORLD_SIZE" ] \
-  || die "the job has ${SLURM_NNODES:-?} nodes and ${SLURM_NTASKS:-?} tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash $template' (it passes these to sbatch), or make them agree"
+  || die "the job has ${SLURM_NNODES:-?} nodes and $tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash ${submitted:-the template}' (it passes these to sbatch), or make them agree"
 export DEVICE SAVE_DIR  # read by task.sh, also when the template was given to sbatch directly
 master=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 PORT=${PORT:-$((20000 + SLURM_JOB_ID % 10000))}
