@@ -32,15 +32,16 @@ PRECISIONS = {
 def run_wps(data: Path, pairs: Path, tmp: Path, objective: str, precision: str, updates: int):
     log = tmp / f"{objective}_{precision}.log"
     align = [f"task.align_dict={pairs}", "task.align_heldout_dict=none"] if objective == "align_mlm" else []
-    proc = subprocess.run([sys.executable, "-m", "fairseq_cli.hydra_train",
-                    "--config-dir", str(REPO / "configs" / "pretrain"), "--config-name", objective,
-                    f"hydra.searchpath=[file://{REPO / 'configs'}]", "+run=gpu1", "+size=paper",
-                    f"task.data={data}", f"common.user_dir={REPO / 'user_dir'}",
-                    f"optimization.max_update={updates}", "common.log_interval=1",
-                    f"common.log_file={log}", "common.tensorboard_logdir=null",
-                    "checkpoint.no_save=true", "dataset.disable_validation=true",
-                    f"hydra.run.dir={tmp / 'hydra'}", *align, *PRECISIONS[precision]],
-                   cwd=REPO, check=True, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fairseq_cli.hydra_train",
+         "--config-dir", str(REPO / "configs" / "pretrain"), "--config-name", objective,
+         f"hydra.searchpath=[file://{REPO / 'configs'}]", "+run=gpu1", "+size=paper",
+         f"task.data={data}", f"common.user_dir={REPO / 'user_dir'}",
+         f"optimization.max_update={updates}", "common.log_interval=1",
+         f"common.log_file={log}", "common.tensorboard_logdir=null",
+         "checkpoint.no_save=true", "dataset.disable_validation=true",
+         f"hydra.run.dir={tmp / 'hydra'}", *align, *PRECISIONS[precision]],
+        cwd=REPO, check=True, capture_output=True, text=True)
     records = read_records(log, "train_inner")[10:]
     overflows = (proc.stdout + proc.stderr).count("gradient overflow detected")
     return (statistics.median(float(r["wps"]) for r in records),
