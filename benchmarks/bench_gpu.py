@@ -19,14 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_align_mlm import REPO, paper_data, read_records  # noqa: E402
-
-PRECISIONS = {
-    "fp16": [],
-    "bf16": ["common.fp16=false", "common.bf16=true"],
-    "amp": ["common.fp16=false", "common.amp=true"],
-    "fp32": ["common.fp16=false"],
-}
+from bench_align_mlm import REPO, alignment_term_ms, paper_data, read_records  # noqa: E402
 
 
 def run_wps(data: Path, pairs: Path, tmp: Path, objective: str, precision: str, updates: int):
@@ -40,32 +33,13 @@ def run_wps(data: Path, pairs: Path, tmp: Path, objective: str, precision: str, 
          f"optimization.max_update={updates}", "common.log_interval=1",
          f"common.log_file={log}", "common.tensorboard_logdir=null",
          "checkpoint.no_save=true", "dataset.disable_validation=true",
-         f"hydra.run.dir={tmp / 'hydra'}", *align, *PRECISIONS[precision]],
+         f"hydra.run.dir={tmp / 'hydra'}", f"+precision={precision}", *align],
         cwd=REPO, check=True, capture_output=True, text=True)
     records = read_records(log, "train_inner")[10:]
     overflows = (proc.stdout + proc.stderr).count("gradient overflow detected")
     return (statistics.median(float(r["wps"]) for r in records),
             min((float(r["gb_free"]) for r in records if "gb_free" in r), default=float("nan")),
             overflows)
-
-
-def alignment_term_ms(dtype, vocab: int = 80_004, dim: int = 512, pairs: int = 20_000) -> float:
-    """Forward + backward of the alignment term alone on the GPU, at the benchmark's scale."""
-    import torch
-    from user_dir.alignment import bag_means, pair_loss
-
-    embeddings = (torch.randn(vocab, dim, device="cuda") * 0.02).to(dtype).requires_grad_()
-    source = torch.randperm(vocab // 2, device="cuda")[:pairs].unsqueeze(1)
-    target = source + vocab // 2
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for i in range(25):
-        if i == 5:
-            start.record()
-        pair_loss(bag_means(embeddings, source), bag_means(embeddings, target)).backward()
-        embeddings.grad = None
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / 20
 
 
 def main() -> None:
@@ -85,7 +59,7 @@ def main() -> None:
     for precision in precisions:
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
         print(f"  {precision:<5} alignment term alone (forward + backward): "
-              f"{alignment_term_ms(dtype):.2f} ms", flush=True)
+              f"{alignment_term_ms(80_004, 512, 20_000, 20, 'cuda', dtype):.2f} ms", flush=True)
     wps = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -67,7 +67,7 @@ def check_extra(args: argparse.Namespace, extra: list) -> None:
     if "--bf16" in extra or "--memory-efficient-bf16" in extra:
         raise SystemExit("error: fairseq-train's --bf16 switches fairseq 0.12 to TPU mode; on "
                          "GPUs use --fp16 or --amp, or bf16 through the hydra configs "
-                         "(common.bf16=true, README 'Cluster')")
+                         "(+precision=bf16, README 'Cluster')")
 
 
 def fairseq_command(args: argparse.Namespace, extra: list) -> list:

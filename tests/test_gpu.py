@@ -15,12 +15,7 @@ from user_dir.alignment import alignment_loss
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-PRECISIONS = {  # hydra overrides on top of +run=gpu1 (which sets fp16)
-    "fp16": [],
-    "bf16": ["common.fp16=false", "common.bf16=true"],
-    "amp": ["common.fp16=false", "common.amp=true"],
-    "fp32": ["common.fp16=false"],
-}
+PRECISIONS = ["amp", "bf16", "fp16", "fp32"]  # configs/precision/
 
 
 def hydra_train(objective, pair, save_dir, *overrides):
@@ -60,11 +55,11 @@ def test_alignment_term_stays_fp32_under_autocast():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", sorted(PRECISIONS))
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_align_mlm_trains_on_the_gpu_in_every_precision(tiny_pair, tmp_path, precision):
     save_dir = tmp_path / precision
     proc = hydra_train("align_mlm", tiny_pair, save_dir, "optimization.max_update=80",
-                       *PRECISIONS[precision])
+                       f"+precision={precision}")
     output = proc.stdout + proc.stderr
     assert "CUDA enviroments for all 1 workers" in output  # fairseq's own spelling
     assert "apex fused kernels" in output and "no CUDA device" not in output  # kernels.py's report

@@ -35,3 +35,13 @@ def test_paper_size_on_n_nodes_keeps_the_xlm_model_family():
     assert cfg["lr_scheduler"]["warmup_updates"] == 10000
     assert 16 * 8 * 512 == 65536  # 16 blocks per GPU x 8 GPUs x 512 tokens: the paper's update
 
+
+
+@pytest.mark.parametrize("run_config", ["gpu1", "node8"])
+@pytest.mark.parametrize("precision, fp16, bf16, amp", [("fp16", True, False, False),
+                                                        ("bf16", False, True, False),
+                                                        ("amp", False, False, True),
+                                                        ("fp32", False, False, False)])
+def test_precision_configs_override_the_run_configs_default(run_config, precision, fp16, bf16, amp):
+    common = composed("dict_mlm", f"+run={run_config}", f"+precision={precision}")["common"]
+    assert (common["fp16"], common["bf16"], common["amp"]) == (fp16, bf16, amp)

@@ -43,7 +43,7 @@ def test_dry_run_prints_the_sbatch_and_srun_commands(variables, tiny_pair):
     words = srun.split()
     for word in ("+run=nodes", "+size=paper", f"task.data={tiny_pair / 'bin'}",
                  "distributed_training.distributed_world_size=32",
-                 "distributed_training.distributed_port=12345", "common.fp16=true",
+                 "distributed_training.distributed_port=12345", "+precision=fp16",
                  f"common.tensorboard_logdir={variables['SAVE_DIR']}/tensorboard",
                  "checkpoint.save_interval_updates=2000"):
         assert word in words, word

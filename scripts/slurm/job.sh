@@ -55,14 +55,6 @@ for arg in "${extra_args[@]}"; do
 done
 
 # --- the fairseq command, one per task ------------------------------------------------------
-precision_args() {
-  case $PRECISION in
-    fp16) echo common.fp16=true ;;
-    bf16) echo common.fp16=false common.bf16=true ;;
-    amp) echo common.fp16=false common.amp=true ;;
-    fp32) echo common.fp16=false ;;
-  esac
-}
 srun_command() {  # srun_command MASTER_HOST PORT
   local size_args=() device_args=()
   [ "$SIZE" = tiny ] || size_args=("+size=$SIZE")
@@ -78,7 +70,7 @@ srun_command() {  # srun_command MASTER_HOST PORT
     "task.data=$DATA_BIN" "common.user_dir=$REPO/user_dir" "checkpoint.save_dir=$SAVE_DIR"
     "checkpoint.save_interval_updates=$SAVE_INTERVAL_UPDATES" "common.tensorboard_logdir=$SAVE_DIR/tensorboard"
     "common.log_file=$SAVE_DIR/train.log" "distributed_training.distributed_world_size=$WORLD_SIZE"
-    "distributed_training.distributed_port=$2" "${device_args[@]}" $(precision_args) "${extra_args[@]}")
+    "distributed_training.distributed_port=$2" "${device_args[@]}" "+precision=$PRECISION" "${extra_args[@]}")
 }
 
 # --- on the login node: submit ---------------------------------------------------------------
@@ -104,12 +96,13 @@ if [ -z "${SLURM_JOB_ID:-}" ]; then
 fi
 
 # --- in the job ------------------------------------------------------------------------------
-# here BASH_SOURCE is SLURM's spooled copy: name the file that was submitted instead
-submitted=$(scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null | grep -o 'Command=[^ ]*' | cut -d= -f2- || true)
-tasks="${SLURM_NTASKS:-} tasks"
-[ -n "${SLURM_NTASKS:-}" ] || tasks="no task count (sbatch was given no --ntasks or --ntasks-per-node)"
-[ "${SLURM_NNODES:-}" = "$NODES" ] && [ "${SLURM_NTASKS:-}" = "$WORLD_SIZE" ] \
-  || die "the job has ${SLURM_NNODES:-?} nodes and $tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash ${submitted:-the template}' (it passes these to sbatch), or make them agree"
+if [ "${SLURM_NNODES:-}" != "$NODES" ] || [ "${SLURM_NTASKS:-}" != "$WORLD_SIZE" ]; then
+  tasks="${SLURM_NTASKS:-} tasks"
+  [ -n "${SLURM_NTASKS:-}" ] || tasks="no task count (sbatch was given no --ntasks or --ntasks-per-node)"
+  # here BASH_SOURCE is SLURM's spooled copy: name the file that was submitted instead
+  submitted=$(scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null | grep -o 'Command=[^ ]*' | cut -d= -f2- || true)
+  die "the job has ${SLURM_NNODES:-?} nodes and $tasks, but NODES=$NODES x GPUS_PER_NODE=$GPUS_PER_NODE asks for $WORLD_SIZE processes: submit with 'bash ${submitted:-the template}' (it passes these to sbatch), or make them agree"
+fi
 export DEVICE SAVE_DIR  # read by task.sh, also when the template was given to sbatch directly
 master=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 PORT=${PORT:-$((20000 + SLURM_JOB_ID % 10000))}
