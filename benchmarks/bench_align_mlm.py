@@ -70,7 +70,8 @@ def compare(label: str, data: Path, tmp: Path, arch: str, updates: int, rounds: 
           f"align {[round(x) for x in results['align_mlm']]})", flush=True)
 
 
-def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10) -> float:
+def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10,
+                      device: str = "cpu", dtype=None) -> float:
     """Forward + backward of the alignment term alone, in-process: the fixed cost ALIGN-MLM
     adds to every batch, free of the run-to-run noise of whole training runs."""
     import time
@@ -78,14 +79,17 @@ def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10) -> fl
     import torch
     from user_dir.alignment import bag_means, pair_loss
 
-    embeddings = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
-    source = torch.randperm(vocab // 2)[:pairs].unsqueeze(1)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    embeddings = (torch.randn(vocab, dim, device=device) * 0.02).to(dtype).requires_grad_()
+    source = torch.randperm(vocab // 2, device=device)[:pairs].unsqueeze(1)
     target = source + vocab // 2
     for i in range(repeats + 2):
         if i == 2:
+            sync()
             start = time.perf_counter()
         pair_loss(bag_means(embeddings, source), bag_means(embeddings, target)).backward()
         embeddings.grad = None
+    sync()
     return (time.perf_counter() - start) / repeats * 1000
 
 
