@@ -24,7 +24,7 @@ from bench_align_mlm import REPO, alignment_term_ms, paper_data, read_records  #
 
 def run_wps(data: Path, pairs: Path, tmp: Path, objective: str, precision: str, updates: int):
     log = tmp / f"{objective}_{precision}.log"
-    align = [f"task.align_dict={pairs}", "task.align_heldout_dict=none"] if objective == "align_mlm" else []
+    align = [f"task.align_dict={pairs}"] if objective == "align_mlm" else []
     proc = subprocess.run(
         [sys.executable, "-m", "fairseq_cli.hydra_train",
          "--config-dir", str(REPO / "configs" / "pretrain"), "--config-name", objective,

@@ -44,10 +44,10 @@ def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
     align = [float(r["align_loss"]) for r in inner]
     assert align[-1] < align[0] - 0.3  # minus mean cosine falls: pairs pulled together
     valid = read_records(tmp_path / "run" / "train.log", "valid")
-    assert float(valid[-1]["valid_align_p1_train"]) > 90.0
-    assert 0.0 <= float(valid[-1]["valid_align_p1_heldout"]) <= 100.0
+    assert float(valid[-1]["valid_align_train_p1_nn"]) > 90.0
+    assert 0.0 <= float(valid[-1]["valid_align_heldout_p1_nn"]) <= 100.0
     per_lang = read_records(tmp_path / "run" / "train.log", "valid_en_trans_inv")
-    assert "valid_en_trans_inv_align_p1_heldout" in per_lang[-1]
+    assert "valid_en_trans_inv_align_heldout_p1_nn" in per_lang[-1]
     # the same terms land in the tensorboard event files
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     tags = {}
@@ -56,10 +56,10 @@ def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
         events.Reload()
         tags[subset] = set(events.Tags()["scalars"])
     assert {"mlm_loss", "align_loss", "align_weight"} <= tags["train_inner"]
-    assert {"mlm_loss", "align_loss", "align_p1_train", "align_p1_heldout"} <= tags["valid"]
+    assert {"mlm_loss", "align_loss", "align_train_p1_nn", "align_heldout_p1_nn"} <= tags["valid"]
     p1 = EventAccumulator(str(tmp_path / "run" / "tensorboard" / "valid"))
     p1.Reload()
-    assert p1.Scalars("align_p1_train")[-1].value == pytest.approx(float(valid[-1]["valid_align_p1_train"]), abs=0.01)
+    assert p1.Scalars("align_train_p1_nn")[-1].value == pytest.approx(float(valid[-1]["valid_align_train_p1_nn"]), abs=0.01)
 
 
 @pytest.mark.slow
@@ -147,8 +147,7 @@ def test_natural_pair_words_of_several_pieces_use_the_mean(tmp_path):
     prepare_pair("--corpus", tmp_path / "en.txt", "--corpus2", tmp_path / "up.txt", "--lang2", "up",
                  "--dictionary", tmp_path / "en-up.txt", "--out", pair, "--vocab-size", "600",
                  "--valid-size", "50", "--dict-train-fraction", "1.0")
-    proc = train("align_mlm", pair, tmp_path / "run", "--max-update", "10",
-                 fairseq_args=["--align-heldout-dict", "none"])
+    proc = train("align_mlm", pair, tmp_path / "run", "--max-update", "10")
     log = proc.stdout + proc.stderr
     line = next(l for l in log.splitlines() if "dict/train.txt: 6 pairs; used:" in l)
     assert "multi-piece (mean of pieces)" in line and "1 out of vocabulary (e.g. 日本 日本)" in line

@@ -76,7 +76,7 @@ def test_align_mlm_trains_on_the_gpu_in_every_precision(tiny_pair, tmp_path, pre
         assert float(inner[-1]["loss_scale"]) >= 1.0
     assert "gb_free" in inner[-1]  # fairseq reports GPU memory only when it trains on CUDA
     valid = read_records(save_dir / "train.log", "valid")
-    assert float(valid[-1]["valid_align_p1_train"]) > 50.0
+    assert float(valid[-1]["valid_align_train_p1_nn"]) > 50.0
     state = torch.load(save_dir / "checkpoint_last.pt", map_location="cpu", weights_only=False)
     assert state["cfg"]["common"]["fp16"] is (precision == "fp16")
 

@@ -147,5 +147,5 @@ def test_real_slurm_job_trains_with_world_size_2(localhost_cluster, tiny_pair, t
     valid = EventAccumulator(str(save / "tensorboard" / "valid"))
     train.Reload(), valid.Reload()
     assert {"mlm_loss", "align_loss", "align_weight"} <= set(train.Tags()["scalars"])
-    assert {"align_p1_train", "align_p1_heldout"} <= set(valid.Tags()["scalars"])
+    assert {"align_train_p1_nn", "align_heldout_p1_nn"} <= set(valid.Tags()["scalars"])
     assert len(train.Scalars("align_loss")) == 2

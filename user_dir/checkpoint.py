@@ -42,3 +42,22 @@ def load_checkpoint(path: str | Path, data: str | Path | None = None):
     model = models[0]
     model.eval()
     return model, task
+
+
+def checkpoint_config(path: str | Path) -> dict:
+    """The fairseq config stored in a checkpoint, without building anything (the file is
+    memory-mapped, so a large checkpoint is not read whole). Model settings as a dict too."""
+    state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    cfg = dict(state["cfg"])
+    if isinstance(cfg.get("model"), argparse.Namespace):
+        cfg["model"] = vars(cfg["model"])
+    return cfg
+
+
+def training_identity(cfg: dict) -> dict:
+    """What a run's checkpoints must keep to be resumed or compared: the objective (task and
+    criterion), the architecture and the training data."""
+    model = cfg.get("model") or {}
+    return {"task": cfg["task"]["_name"], "criterion": cfg["criterion"]["_name"],
+            "arch": model.get("arch") or model.get("_name"),
+            "data": str(Path(cfg["task"]["data"]).resolve())}

@@ -49,7 +49,7 @@ def word_tokenizer(dictionary, units: str, spm_model=None) -> Callable[[str], li
     return lambda word: [dictionary.index(p) for p in sp.encode(word, out_type=str)]
 
 
-def _padded(rows: Sequence[Sequence[int]]) -> torch.Tensor:
+def pad_bags(rows: Sequence[Sequence[int]]) -> torch.Tensor:
     width = max(len(r) for r in rows)
     return torch.tensor([list(r) + [-1] * (width - len(r)) for r in rows], dtype=torch.long)
 
@@ -95,4 +95,4 @@ def build_pair_bags(word_pairs: Sequence[tuple[str, str]], token_ids: Callable[[
                          f"vocabulary: {stats['oov']}, skipped multi-piece: "
                          f"{stats['skipped_multi_piece']}); e.g. {'; '.join(oov_examples)}. "
                          "Is it the dictionary of this data, with the right --align-dict-units?")
-    return PairBags(_padded(sources), _padded(targets), stats)
+    return PairBags(pad_bags(sources), pad_bags(targets), stats)

@@ -5,7 +5,14 @@ Data layout (what `python -m data_prep.prepare_pair` writes): DATA/dict.txt, the
 dictionary, and DATA/LANG/{train,valid}.{bin,idx} for each language. The streams of all
 languages are concatenated; a split named `valid_LANG` loads one language only, so
 `--valid-subset valid,valid_en,valid_en_trans_inv` logs the loss per language as well.
+
+When DATA is the bin/ of a prepared pair, every validation also scores the word alignment of the
+input embeddings against the pair's bilingual dictionary (user_dir.alignment_benchmark), whatever
+the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_nn`,
+`align_paper_p1_nn`, ... (percent), the same numbers scripts/evaluate_alignment.py reports.
 """
+import json
+import re
 
 import logging
 import os
@@ -13,18 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from fairseq import utils
+from fairseq import metrics, utils
 from fairseq.data import (ConcatDataset, IdDataset, MaskTokensDataset, NestedDictionaryDataset,
                           NumelDataset, NumSamplesDataset, RightPadDataset, SortDataset,
                           data_utils)
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
 from ..kernels import describe, fused_kernels
 
 logger = logging.getLogger(__name__)
 
 PARALLEL_SUBDIR = "para"
+PAIR_MANIFEST = "pair.json"
+ALIGN_METRIC = re.compile(r"^align_\w+_p\d+_(nn|csls)$")  # not the criterion's align_loss
 
 
 @dataclass
@@ -34,6 +44,17 @@ class MultilingualMLMConfig(MaskedLMConfig):
         metadata={"help": "comma-separated languages, each a subdirectory of the data directory "
                   "holding binarized splits; default: every such subdirectory (but 'para')"},
     )
+    eval_alignment: bool = field(default=True, metadata={
+        "help": "at every validation, score the input embeddings' word alignment against the "
+        "prepared pair's bilingual dictionary (held-out and training source words, NN and "
+        "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"})
+
+
+def prepared_pair(data_path: str):
+    """(directory, manifest) of the prepared pair whose bin/ is `data_path`, else (None, {})."""
+    root = Path(data_path).resolve().parent
+    manifest = root / PAIR_MANIFEST
+    return (root, json.loads(manifest.read_text())) if manifest.is_file() else (None, {})
 
 
 def discover_languages(data_path: str) -> list:
@@ -74,6 +95,40 @@ class MultilingualMLMTask(MaskedLMTask):
                       if cfg.langs else discover_languages(data_path))
         logger.info("languages: %s", ", ".join(self.langs))
         logger.info(describe(fused_kernels()))
+        pair_dir, _ = prepared_pair(data_path)
+        self.alignment_benchmark = None
+        if cfg.eval_alignment and pair_dir is not None and (pair_dir / "dict" / "all.txt").is_file():
+            self.alignment_benchmark = AlignmentBenchmark(pair_dir, self.dictionary)
+        self.num_updates = 0
+        self._alignment_scores: tuple[int, dict] = (-1, {})
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        self.num_updates = update_num  # for weight schedules and the validation cache
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
+    def begin_valid_epoch(self, epoch, model):
+        """Alignment needs only the embeddings: scored once per validation (fairseq calls this
+        for every valid subset), then reported with every batch so each subset logs it."""
+        super().begin_valid_epoch(epoch, model)
+        if self.alignment_benchmark is not None and self._alignment_scores[0] != self.num_updates:
+            scores = flat_metrics(self.alignment_benchmark.evaluate(model))
+            self._alignment_scores = (self.num_updates, {f"align_{k}": v for k, v in scores.items()})
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
+        if self._alignment_scores[1]:
+            logging_output.update(self._alignment_scores[1], align_eval_count=1)
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        count = sum(log.get("align_eval_count", 0) for log in logging_outputs)
+        if count:
+            keys = sorted({k for log in logging_outputs for k in log if ALIGN_METRIC.match(k)})
+            for key in keys:
+                if all(key in log for log in logging_outputs if log.get("align_eval_count")):
+                    total = sum(log.get(key, 0) for log in logging_outputs)
+                    metrics.log_scalar(key, total / count, count, round=2)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         """fairseq's masked-LM dataset, built from `build_token_dataset` (tokens plus any

@@ -1,0 +1,145 @@
+"""Word-embedding alignment of a model against its prepared pair's bilingual dictionary: the one
+implementation behind validation logging (every pretraining task), scripts/evaluate_alignment.py
+and scripts/compare.py, so that they all report the same numbers under the same names.
+
+What is scored (MUSE's conventions, README "Alignment metrics"):
+- queries are the dictionary's source words of a split (`train`: the pairs the alignment loss
+  may use; `heldout`: source words none of whose pairs it may use); a word of several pieces is
+  the mean of its pieces' input embeddings;
+- candidates are the distinct target-language words of the whole dictionary, embedded on the
+  target side (with the target language's embedding added, for XLM) -- never the query's own
+  language, so that with a joint vocabulary no query can retrieve itself;
+- a query is right at k when any of its gold translations is among its k best candidates, by
+  cosine (`nn`) or by CSLS with 10 neighbours (`csls`, r_S over all source words);
+- queries one of whose translations is the same string (trivially right with a joint vocabulary
+  and no language embeddings) are scored apart, as `SPLIT_identical`;
+- `paper`: the ALIGN-MLM authors' protocol (their compute_alignment_*_lang_ids.py): for a pair
+  with a script change (twins i <-> i + V), the V source pieces shuffled with numpy seed 42, the
+  last 40 % as queries, each retrieving by cosine among all V target-language rows. Their
+  vocabulary doubles the special tokens too; ours has no twins for specials, so the V rows are
+  the pieces. Its queries include pieces the loss trained on.
+All figures are percentages.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .alignment import bag_means
+from .data.alignment_pairs import pad_bags, word_tokenizer
+from .data.bilingual_dictionary import read_word_pairs
+from .models.embeddings import language_embeddings
+from .retrieval import precision_at_k, retrieve
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("heldout", "train")
+CSLS_NEIGHBOURS = 10
+PAPER_SEED, PAPER_QUERY_FRACTION = 42, 0.4
+
+
+class AlignmentBenchmark:
+    """Built once from a prepared pair and the model's fairseq dictionary; `evaluate(model)`
+    scores any model with that dictionary."""
+
+    def __init__(self, pair_dir: Path | str, dictionary):
+        self.pair_dir = Path(pair_dir)
+        manifest = json.loads((self.pair_dir / "pair.json").read_text())
+        units = manifest.get("dictionary_units", "pieces")
+        token_ids = word_tokenizer(dictionary, units, self.pair_dir / manifest.get("spm_model", "spm.model"))
+        unk = dictionary.unk()
+
+        def in_vocabulary(word: str):
+            ids = token_ids(word)
+            return ids if ids and unk not in ids else None
+
+        everything = read_word_pairs(self.pair_dir / "dict" / "all.txt")
+        pieces = {w: in_vocabulary(w) for pair in everything for w in pair}
+        self.out_of_vocabulary = sorted(w for w, ids in pieces.items() if ids is None)
+        usable = [(s, t) for s, t in everything if pieces[s] and pieces[t]]
+        if not usable:
+            raise ValueError(f"{self.pair_dir}/dict/all.txt: no pair has both words in the "
+                             "vocabulary; is it the dictionary of this model's data?")
+        self.sources = sorted({s for s, _ in usable})
+        self.targets = sorted({t for _, t in usable})
+        self.source_bags = pad_bags([pieces[w] for w in self.sources])
+        self.target_bags = pad_bags([pieces[w] for w in self.targets])
+        source_index = {w: i for i, w in enumerate(self.sources)}
+        target_index = {w: i for i, w in enumerate(self.targets)}
+
+        # per split: {"": (query source indices, gold [G, 2] of (query row, target index)),
+        #             "_identical": the same for queries with an identical translation}
+        self.queries: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.pair_rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for split in SPLITS:
+            path = self.pair_dir / "dict" / f"{split}.txt"
+            if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+                continue  # e.g. no held-out pairs (--dict-train-fraction 1)
+            pairs = [(s, t) for s, t in read_word_pairs(path) if pieces.get(s) and pieces.get(t)]
+            gold: dict[str, set] = {}
+            for s, t in pairs:
+                gold.setdefault(s, set()).add(t)
+            self.pair_rows[split] = (torch.tensor([source_index[s] for s, _ in pairs]),
+                                     torch.tensor([target_index[t] for _, t in pairs]))
+            for suffix, keep in (("", lambda s: s not in gold[s]), ("_identical", lambda s: s in gold[s])):
+                words = sorted(s for s in gold if keep(s))
+                rows = [(q, target_index[t]) for q, s in enumerate(words) for t in sorted(gold[s])]
+                self.queries[split + suffix] = (
+                    torch.tensor([source_index[s] for s in words], dtype=torch.long),
+                    torch.tensor(rows, dtype=torch.long).reshape(-1, 2))
+
+        self.first_piece = dictionary.nspecial
+        self.twin_offset = int(manifest.get("twin_offset", 0))
+        logger.info("alignment benchmark of %s: %d source words, %d candidate target words; "
+                    "queries: %s; %d words out of vocabulary", self.pair_dir, len(self.sources),
+                    len(self.targets), ", ".join(f"{k} {len(v[0])}" for k, v in self.queries.items()),
+                    len(self.out_of_vocabulary))
+
+    @torch.no_grad()
+    def evaluate(self, model) -> dict:
+        source_rows, target_rows = language_embeddings(model, 0), language_embeddings(model, 1)
+        device = source_rows.device
+        sources = bag_means(source_rows, self.source_bags.to(device))
+        targets = bag_means(target_rows, self.target_bags.to(device))
+        depth = min(5, len(self.targets))
+        result = {"candidates": len(self.targets), "source_words": len(self.sources),
+                  "out_of_vocabulary_words": len(self.out_of_vocabulary)}
+        for name, (query, gold) in self.queries.items():
+            scores = {"queries": int(len(query))}
+            if len(query):
+                for method in ("nn", "csls"):
+                    top = retrieve(sources[query.to(device)], targets, k=depth, method=method,
+                                   source_pool=sources, csls_k=CSLS_NEIGHBOURS)
+                    for k, value in precision_at_k(top, gold, ks=sorted({1, depth})).items():
+                        scores[f"p{k}_{method}"] = round(100.0 * value, 2)
+            result[name] = scores
+        result["mean_cosine"] = {
+            split: round(float(torch.nn.functional.cosine_similarity(
+                sources[s.to(device)], targets[t.to(device)], dim=-1).mean()), 4)
+            for split, (s, t) in self.pair_rows.items() if len(s)}
+        result["paper"] = self._paper_protocol(source_rows, target_rows)
+        return result
+
+    def _paper_protocol(self, source_rows: torch.Tensor, target_rows: torch.Tensor) -> dict:
+        v, first = self.twin_offset, self.first_piece
+        if not v:
+            return {"queries": 0, "note": "defined only for a synthetic pair with a script "
+                    "change (trans), where piece i's translation is i + V"}
+        order = list(range(v))
+        np.random.RandomState(PAPER_SEED).shuffle(order)  # as their np.random.seed(42); shuffle
+        query = torch.tensor(order[-int(v * PAPER_QUERY_FRACTION):])
+        top = retrieve(source_rows[first:first + v][query.to(source_rows.device)],
+                       target_rows[first + v:first + 2 * v], k=1)
+        return {"queries": int(len(query)),
+                "p1_nn": round(100.0 * (top[:, 0].cpu() == query).float().mean().item(), 2)}
+
+
+def flat_metrics(result: dict) -> dict:
+    """{'heldout_p1_nn': 12.5, ..., 'paper_p1_nn': 48.2}: the figures of `evaluate` under the
+    names logged at validation (with an `align_` prefix) and written to compare's CSV."""
+    return {f"{group}_{key}": value for group, scores in result.items() if isinstance(scores, dict)
+            for key, value in scores.items() if key.startswith("p")}
