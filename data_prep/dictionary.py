@@ -43,15 +43,56 @@ def synthetic_pairs(pieces: Sequence[str], trans: bool) -> list[tuple[str, str]]
     return [(p, twin_piece(p) if trans else p) for p in pieces[1:]]
 
 
-def split_pairs(pairs: Sequence, train_fraction: float, seed: int) -> tuple[list, list]:
-    """A seeded random `train_fraction` of the pairs for training, the rest held out."""
+def parse_band(text: str | None) -> tuple[int, int] | None:
+    """'5000-6500' -> (5000, 6500): frequency ranks, first included, last excluded."""
+    if text is None:
+        return None
+    try:
+        low, high = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise ValueError(f"--heldout-band {text!r}: expected two ranks FIRST-LAST, e.g. "
+                         "5000-6500") from None
+    if not 0 <= low < high:
+        raise ValueError(f"--heldout-band {text!r}: needs 0 <= FIRST < LAST")
+    return low, high
+
+
+def split_by_source_word(pairs: Sequence[tuple[str, str]], train_fraction: float, seed: int,
+                         band: tuple[int, int] | None = None,
+                         frequency: dict | None = None) -> tuple[list, list, dict]:
+    """(train pairs, held-out pairs, summary), split by source word as MUSE splits its
+    dictionaries: all translations of a word are on the same side, so no held-out word is
+    ever trained on.
+
+    Without `band`: a seeded random `train_fraction` of the source words trains, the rest is
+    held out. With band (FIRST, LAST): the source words ranked FIRST..LAST-1 by `frequency`
+    (most frequent first, ties by spelling; MUSE's test split is 5000-6500) are held out, and
+    a seeded `train_fraction` of the other source words trains (1.0: all of them).
+    """
     if not 0.0 < train_fraction <= 1.0:
         raise ValueError(f"--dict-train-fraction must be in (0, 1], got {train_fraction}")
-    order = np.random.default_rng(seed).permutation(len(pairs))
-    n_train = int(round(train_fraction * len(pairs)))
-    train = sorted(order[:n_train].tolist())
-    heldout = sorted(order[n_train:].tolist())
-    return [pairs[i] for i in train], [pairs[i] for i in heldout]
+    sources = list(dict.fromkeys(s for s, _ in pairs))  # first-appearance order
+    heldout_words: set = set()
+    rest = sources
+    if band is not None:
+        frequency = frequency or {}
+        ranked = sorted(sources, key=lambda w: (-frequency.get(w, 0), w))
+        if band[0] >= len(ranked):
+            raise ValueError(f"--heldout-band {band[0]}-{band[1]}: the dictionary has only "
+                             f"{len(ranked)} source words")
+        heldout_words = set(ranked[band[0]:band[1]])
+        rest = [w for w in sources if w not in heldout_words]
+    order = np.random.default_rng(seed).permutation(len(rest))
+    train_words = {rest[i] for i in order[:int(round(train_fraction * len(rest)))]}
+    if band is None:
+        heldout_words = set(rest) - train_words
+    train = [p for p in pairs if p[0] in train_words]
+    heldout = [p for p in pairs if p[0] in heldout_words]
+    summary = {"by": "source word", "band": list(band) if band else None,
+               "train_fraction": train_fraction, "train_sources": len(train_words),
+               "heldout_sources": len(heldout_words), "train_pairs": len(train),
+               "heldout_pairs": len(heldout), "unused_pairs": len(pairs) - len(train) - len(heldout)}
+    return train, heldout, summary
 
 
 def dictionary_coverage(pairs: Sequence[tuple[str, str]], sp, examples: int = 5) -> dict:

@@ -31,6 +31,7 @@ import logging
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -39,14 +40,14 @@ from user_dir.data.bilingual_dictionary import read_word_pairs, write_word_pairs
 
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import fingerprint, read_sentences, valid_mask
-from .dictionary import (dictionary_coverage, joint_tokens, piece_counts, split_pairs,
-                         synthetic_pairs, write_fairseq_dictionary)
+from .dictionary import (dictionary_coverage, joint_tokens, parse_band, piece_counts,
+                         split_by_source_word, synthetic_pairs, write_fairseq_dictionary)
 from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
 MANIFEST = "pair.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-size", type=int, default=1000, help="sentences held out for "
                    "validation per corpus: min(this, 10%% of the corpus), at least 1")
     p.add_argument("--dict-train-fraction", type=float, default=0.5,
-                   help="fraction of the bilingual dictionary the alignment loss may train on; "
-                   "the rest is held out for evaluation (default 0.5, the paper's bilingual_rate)")
+                   help="share of the bilingual dictionary's source words the alignment loss may "
+                   "train on (with all their translations); the others are held out for "
+                   "evaluation (default 0.5; the paper's bilingual_rate)")
+    p.add_argument("--heldout-band", metavar="FIRST-LAST",
+                   help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
+                   "1's training text instead of a random share (MUSE's test words: 5000-6500); "
+                   "--dict-train-fraction then applies to the other source words")
     p.add_argument("--seed", type=int, default=1,
                    help="seed of the valid split, perm, the dictionary split and sentencepiece")
     p.add_argument("--workers", type=int, default=1, help="processes for fairseq-preprocess "
@@ -99,6 +105,7 @@ def check_args(args: argparse.Namespace) -> str:
             raise ValueError(f"language name {name!r}: use letters, digits and '_' only")
     if args.lang1 == args.lang2:
         raise ValueError(f"--lang1 and --lang2 are both {args.lang1!r}")
+    parse_band(args.heldout_band)
     return "natural" if natural else "synthetic"
 
 
@@ -111,7 +118,8 @@ def settings(args: argparse.Namespace, kind: str) -> dict:
     return {
         "format_version": FORMAT_VERSION, "kind": kind, "lang1": args.lang1, "lang2": args.lang2,
         "transform": args.transform, "vocab_size": args.vocab_size, "valid_size": args.valid_size,
-        "dict_train_fraction": args.dict_train_fraction, "seed": args.seed,
+        "dict_train_fraction": args.dict_train_fraction, "heldout_band": args.heldout_band,
+        "seed": args.seed,
         "inputs": {str(p): fingerprint(p) for p in inputs},
     }
 
@@ -187,11 +195,13 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     stats["sentences"] = split_write(out, args.lang1, lang1_text, mask)
     split_write(out, args.lang2, lang2_text, mask)
 
+    counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
     tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
     write_fairseq_dictionary(out / "bin" / "dict.txt", tokens)
     pairs = synthetic_pairs(pieces, trans)
     return {"dictionary_units": "pieces", "vocab_per_language": len(pieces) - 1,
             "twin_offset": len(pieces) - 1 if trans else 0, "pairs": pairs,
+            "source_frequency": {p: int(c) for p, c in zip(pieces, counts)},
             "transforms": list(transforms)}
 
 
@@ -223,7 +233,10 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
                 coverage["single_piece"], coverage["multi_piece"], coverage["oov"],
                 f" (e.g. {'; '.join(coverage['oov_examples'])})" if coverage["oov"] else "")
     stats["dictionary_coverage"] = coverage
-    return {"dictionary_units": "words", "pairs": pairs, "transforms": []}
+    frequency = Counter(word for s, v in zip(corpora[args.lang1], masks[args.lang1]) if not v
+                        for word in s.split())
+    return {"dictionary_units": "words", "pairs": pairs, "source_frequency": frequency,
+            "transforms": []}
 
 
 def binarize(args, out: Path, kind: str, stats: dict) -> None:
@@ -269,12 +282,16 @@ def prepare(args: argparse.Namespace) -> Path:
     result = prepare_fn(args, out, stats)
 
     pairs = result.pop("pairs")
-    train_pairs, heldout_pairs = split_pairs(pairs, args.dict_train_fraction, args.seed)
+    train_pairs, heldout_pairs, split = split_by_source_word(
+        pairs, args.dict_train_fraction, args.seed, parse_band(args.heldout_band),
+        result.pop("source_frequency"))
     for name, subset in (("all", pairs), ("train", train_pairs), ("heldout", heldout_pairs)):
         write_word_pairs(out / "dict" / f"{name}.txt", subset)
-    stats["dictionary_pairs"] = {"train": len(train_pairs), "heldout": len(heldout_pairs)}
-    logger.info("bilingual dictionary: %d pairs for training, %d held out",
-                len(train_pairs), len(heldout_pairs))
+    result["dictionary_split"] = split
+    logger.info("bilingual dictionary split by source word: %d words (%d pairs) for training, "
+                "%d words (%d pairs) held out%s", split["train_sources"], split["train_pairs"],
+                split["heldout_sources"], split["heldout_pairs"],
+                f", {split['unused_pairs']} pairs unused" if split["unused_pairs"] else "")
 
     binarize(args, out, kind, stats)
     stats["seconds"]["total"] = time.perf_counter() - start

@@ -1,51 +1,105 @@
-"""Compare objectives on equal terms: pretrain each, evaluate alignment and zero-shot transfer
-(POS, and NLI where given), and collect the paper-shaped table (DESIGN §2).
+"""Compare objectives on equal terms: pretrain each with several seeds, evaluate alignment and
+zero-shot transfer, and report means, spreads and the correlation the paper reports.
 
     python scripts/compare.py --pair runs/data/en_trans_inv --pos runs/pos/en_trans_inv \\
-        [--nli runs/nli/en_trans_inv] --objectives mlm,align_mlm,dict_mlm --out runs/compare
+        [--nli runs/nli/en_trans_inv] --objectives mlm,align_mlm --seeds 1,2,3 --jobs 2 \\
+        --out runs/compare
 
-For every objective × pair (a cell, in OUT/CELL/):
-  1. pretrain with scripts/train.py (same size, batch, schedule and seed for all);
-  2. alignment: scripts/evaluate_alignment.py's P@1 (paper protocol, held-out) -> alignment.json;
-  3. POS: fine-tune twice from the checkpoint: B_Z (train on the original language) and B_S
-     (train on the derived one); both tested on the derived test set -> pos.json;
-  4. NLI (with --nli): the same -> nli.json.
-Finished steps are skipped when the command runs again (resumable). Then OUT/results.csv,
-OUT/results.md (objective, transform, per task B_S/B_Z/Δ, alignment P@1), the Spearman
-correlation of alignment P@1 with −Δ across cells for each task (scipy), and a scatter plot
-OUT/alignment_vs_transfer.png. The pair's task data comes from `python -m data_prep.prepare_pos`
-and `python -m data_prep.prepare_nli` with the pair's transform.
-XLM is fine-tuned and tested with language ids (0 original, 1 derived).
+A cell is one objective x pair x seed, in OUT/OBJECTIVE__TRANSFORM__seedS/:
+  1. pretrain with scripts/train.py (same size, batch, schedule for all; --seed S);
+  2. alignment: scripts/evaluate_alignment.py (held-out P@1 by NN and CSLS, the paper's
+     protocol, ...) -> alignment.json;
+  3. POS (and NLI with --nli): scripts/finetune.py's recipe from the checkpoint, fine-tuning
+     seed S: B_Z, B_S and delta = B_Z - B_S on the derived test set -> pos.json / nli.json.
+Each cell records in cell.json the settings and data fingerprints that produce it. A finished
+step is reused only when those are the same: a rerun with other settings (updates, model,
+learning rate, recipe, data) stops before doing anything and names what differs -- use another
+--out. New seeds or objectives may be added to a grid; their cells are run, the others reused.
 
-With --slurm each unfinished cell becomes one SLURM job (this command with --only-cell), its log
-in OUT/CELL/slurm-JOBID.out; the command returns once they are submitted (--wait: once they have
-ended, then collects). Run it again to collect: finished cells are reused, queued or running
-ones are not submitted twice, failed ones are submitted again.
+Then OUT/results.csv (one row per cell and seed), OUT/results.md (mean +- std (n) per objective
+x transform; per task Spearman rho and Pearson r between alignment and delta, over the cells'
+means, with bootstrap 95 % intervals over cells and seeds; positive = better-aligned models have
+smaller transfer gaps, as in the paper) and OUT/alignment_vs_transfer.png.
+
+--jobs N runs N cells side by side (each with 1/N of the CPU threads). With --slurm each
+unfinished cell becomes one SLURM job (this command with --only-cell); run the command again
+(or pass --wait) to collect.
 """
 import argparse
 import csv
+import hashlib
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts import slurm_cells  # noqa: E402
+from scripts import finetune, slurm_cells  # noqa: E402
 from scripts.fairseq_log import read_records  # noqa: E402
 
+FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
+ALIGNMENT_COLUMNS = ["paper_p1_nn", "heldout_p1_nn", "heldout_p1_csls", "heldout_p5_nn",
+                     "heldout_p5_csls", "train_p1_nn"]
+CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"),
+              ("heldout_p1_nn", "held-out P@1 (NN)")]
+_print_lock = threading.Lock()
 
 
 def log(message: str) -> None:
-    print(f"[compare {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    with _print_lock:
+        print(f"[compare {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def step(marker: Path, description: str, fn) -> dict:
-    """Run fn() once: its result is kept in `marker` and reused on the next invocation."""
+class CellError(RuntimeError):
+    pass
+
+
+def parse_seeds(text: str) -> list:
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise SystemExit(f"error: --seeds {text!r}: expected comma-separated integers, e.g. 1,2,3")
+    try:
+        seeds = [int(item) for item in items]
+    except ValueError:
+        raise SystemExit(f"error: --seeds {text!r}: {next(i for i in items if not i.lstrip('-').isdigit())!r} "
+                         "is not an integer") from None
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SystemExit(f"error: --seeds {text!r} repeats {', '.join(map(str, repeated))}: each "
+                         "seed is one run, and a repeat would be counted twice")
+    return seeds
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 over a data directory's files (names and contents), or of a prepared pair's
+    settings and dictionaries: what decides the results."""
+    h = hashlib.sha256()
+    if (path / "pair.json").is_file():
+        settings = json.loads((path / "pair.json").read_text())["settings"]
+        h.update(json.dumps(settings, sort_keys=True).encode())
+        files = [path / "bin" / "dict.txt", *sorted((path / "dict").glob("*.txt"))]
+    else:
+        files = sorted(f for f in path.rglob("*") if f.is_file())
+    for f in files:
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def step(cell: Path, name: str, description: str, fn) -> dict:
+    """Run fn() once: its result is kept in CELL/NAME.json and reused when the cell's settings
+    are unchanged (checked before any cell runs)."""
+    marker = cell / f"{name}.json"
     if marker.is_file():
-        log(f"{description}: done before, reusing {marker}")
+        log(f"{description}: done before with the same settings, reusing {marker}")
         return json.loads(marker.read_text())
     log(f"{description} ...")
     start = time.perf_counter()
@@ -56,114 +110,208 @@ def step(marker: Path, description: str, fn) -> dict:
     return result
 
 
-def run(command: list, log_path: Path) -> None:
+def run(command: list, log_path: Path, env: dict) -> None:
     with open(log_path, "w") as out:
-        if subprocess.call([str(c) for c in command], cwd=REPO, stdout=out, stderr=subprocess.STDOUT):
+        if subprocess.call([str(c) for c in command], cwd=REPO, stdout=out,
+                           stderr=subprocess.STDOUT, env=env):
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-20:])
-            raise SystemExit(f"error: command failed, log {log_path}:\n{tail}")
+            raise CellError(f"command failed, log {log_path}:\n{tail}")
 
 
-def pretrain(args, cell: Path, objective: str, pair: Path) -> dict:
-    run([sys.executable, "scripts/train.py", "--objective", objective, "--data", pair,
-         "--save-dir", cell / "pretrain", "--max-update", args.max_update, "--arch", args.arch,
-         "--save-interval-updates", args.max_update, "--lr", args.lr,
+class Cell:
+    def __init__(self, out: Path, objective: str, transform: str, seed: int, k: int):
+        self.objective, self.transform, self.seed, self.k = objective, transform, seed, k
+        self.dir = out / f"{objective}__{transform.replace('+', '_')}__seed{seed}"
+        self.name = f"{objective} × {transform} × seed {seed}"
+
+
+def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
+    return {"format": FORMAT, "objective": cell.objective, "transform": cell.transform,
+            "seed": cell.seed, "pretrain": {"arch": args.arch, "max_update": args.max_update,
+                                            "lr": args.lr},
+            "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
+            "data": {"pair": fingerprints[("pair", cell.k)],
+                     **{t: fingerprints[(t, cell.k)] for t in tasks}}}
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a} -> {b}")
+    return out
+
+
+def check_out(out: Path, cells: list, wanted: dict) -> None:
+    """Refuse, before anything runs, an OUT written by another version or whose cells were
+    produced with other settings."""
+    manifest = out / "compare.json"
+    if manifest.is_file():
+        found = json.loads(manifest.read_text()).get("format")
+        if found != FORMAT:
+            raise SystemExit(f"error: {out} was written by another version of compare.py "
+                             f"(format {found}, this one writes {FORMAT}); use another --out")
+    old_cells = [d for d in out.iterdir() if d.is_dir() and (d / "pretrain.json").is_file()
+                 and not (d / "cell.json").is_file()] if out.is_dir() else []
+    if old_cells:
+        raise SystemExit(f"error: {out} holds results of an older compare.py without recorded "
+                         f"settings ({old_cells[0].name}, ...); they cannot be checked, so they "
+                         "are not reused: use another --out")
+    stale = []
+    for cell in cells:
+        record = cell.dir / "cell.json"
+        if record.is_file():
+            diff = differences(json.loads(record.read_text()), wanted[cell.dir])
+            if diff:
+                stale.append(f"  {cell.dir.name}: " + "; ".join(diff))
+    if stale:
+        raise SystemExit(f"error: {out} holds cells produced with other settings; their results "
+                         "are not reused and nothing was overwritten. Use another --out, or "
+                         "remove these cells to recompute them:\n" + "\n".join(stale))
+
+
+def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
+    run([sys.executable, "scripts/train.py", "--objective", cell.objective, "--data", pair,
+         "--save-dir", cell.dir / "pretrain", "--max-update", args.max_update, "--arch", args.arch,
+         "--save-interval-updates", args.max_update, "--lr", args.lr, "--seed", cell.seed,
          "--", "--validate-interval", "100000"],  # validate once, at the end
-        cell / "pretrain.stdout")
-    valid = read_records(cell / "pretrain" / "train.log", "valid")[-1]
-    return {"checkpoint": str(cell / "pretrain" / "checkpoint_last.pt"),
+        cell.dir / "pretrain.stdout", env)
+    valid = read_records(cell.dir / "pretrain" / "train.log", "valid")[-1]
+    return {"checkpoint": str(cell.dir / "pretrain" / "checkpoint_last.pt"),
             "valid_mlm_loss": float(valid.get("valid_mlm_loss", valid["valid_loss"]))}
 
 
-def alignment(cell: Path, pair: Path) -> dict:
-    out = cell / "alignment_eval.json"
+def alignment(cell: Cell, pair: Path, env: dict) -> dict:
+    out = cell.dir / "alignment_eval.json"
     run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
-         cell / "pretrain" / "checkpoint_last.pt", "--pair", pair, "--output", out],
-        cell / "alignment.stdout")
+         cell.dir / "pretrain" / "checkpoint_last.pt", "--pair", pair, "--output", out],
+        cell.dir / "alignment.stdout", env)
     return json.loads(out.read_text())
 
 
-# transfer task -> (fairseq task, criterion, model); the model's size follows --arch
-TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
-         "nli": ("nli", "sequence_classification", "roberta_classifier")}
+def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
+    pair = args.pair[cell.k]
+    cell.dir.mkdir(parents=True, exist_ok=True)
+    (cell.dir / "cell.json").write_text(json.dumps(settings, indent=2) + "\n")
+    pre = step(cell.dir, "pretrain", f"{cell.name}: pretrain", lambda: pretrain(args, cell, pair, env))
+    ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env))
+    from user_dir.alignment_benchmark import flat_metrics
+    scores = flat_metrics(ali)
+    row = {"objective": cell.objective, "transform": cell.transform, "seed": cell.seed,
+           **{c: scores.get(c) for c in ALIGNMENT_COLUMNS}, "valid_mlm_loss": pre["valid_mlm_loss"]}
+    for task in tasks:
+        data = getattr(args, task)[cell.k]
+
+        def fn(task=task, data=data):
+            try:
+                return finetune.transfer(task, data, pair, Path(pre["checkpoint"]), cell.dir / task,
+                                         settings["finetune"], cell.seed, env)
+            except RuntimeError as err:
+                raise CellError(str(err)) from None
+        res = step(cell.dir, task, f"{cell.name}: {task.upper()} B_Z / B_S", fn)
+        row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
+    return row
 
 
-def transfer(args, cell: Path, pair: Path, task: str, data: Path) -> dict:
-    fairseq_task, criterion, model = TASKS[task]
-    result = {}
-    for name, train_subset, valid in (("B_Z", "train", "valid,test_derived"),
-                                      ("B_S", "train_derived", "valid_derived,test_derived")):
-        save = cell / f"{task}_{name}"
-        save.mkdir(exist_ok=True)
-        run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
-             "--task", fairseq_task, "--pair", pair, "--criterion", criterion,
-             "--arch", args.arch.replace("roberta", model, 1),
-             "--pretrained-checkpoint", cell / "pretrain" / "checkpoint_last.pt",
-             "--max-positions", "128", "--optimizer", "adam", "--lr", "1e-3",
-             "--max-tokens", "4096", "--max-update", args.finetune_updates,
-             "--lr-scheduler", "polynomial_decay", "--warmup-updates", "20",
-             "--total-num-update", args.finetune_updates, "--train-subset", train_subset,
-             "--valid-subset", valid, "--validate-interval-updates", args.finetune_updates,
-             "--validate-interval", "1000", "--no-save", "--save-dir", save,
-             "--log-format", "json", "--log-file", save / "train.log", "--num-workers", "0",
-             "--seed", "1"], save / "stdout")
-        result[name] = float(read_records(save / "train.log", "test_derived")[-1]["test_derived_accuracy"])
-    result["delta"] = round(result["B_Z"] - result["B_S"], 2)
-    return result
+# ---------------------------------------------------------------------------- reporting
+
+def mean_std(values: list) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1)"
+    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({len(values)})"
 
 
-def collect(out: Path, rows: list, tasks: list) -> None:
-    fields = (["objective", "transform"] + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
-              + ["p1_paper", "p1_heldout", "valid_mlm_loss"])
+def group(rows: list) -> dict:
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["objective"], r["transform"]), []).append(r)
+    return groups
+
+
+def correlation_lines(groups: dict, tasks: list) -> list:
+    from user_dir.correlation import correlate
+    lines = []
+    for t in tasks:
+        for column, label in CORRELATED:
+            cells = [[(r[column], r[f"{t}_delta"]) for r in runs
+                      if r[column] is not None and r[f"{t}_delta"] is not None]
+                     for runs in groups.values()]
+            cells = [c for c in cells if c]
+            if len(cells) < 3:
+                lines.append(f"- {t.upper()}, {label}: a correlation needs at least 3 cells with "
+                             f"both figures ({len(cells)} here)")
+                continue
+            for method in ("spearman", "pearson"):
+                lines.append(f"- {t.upper()} Δ vs {label}: {correlate(cells, method).describe()}")
+    return lines
+
+
+def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
+    fields = (["objective", "transform", "seed"]
+              + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
+              + ALIGNMENT_COLUMNS + ["valid_mlm_loss"])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    fmt = lambda v: "—" if v is None else f"{v:.1f}"
-    heads = "".join(f" {t.upper()} B_S / B_Z / Δ |" for t in tasks)
-    lines = [f"| objective | transform |{heads} alignment P@1 (paper protocol) | P@1 held-out |",
-             "|---|---|" + "---|" * len(tasks) + "---|---|"]
-    for r in rows:
-        scores = "".join(f" {fmt(r[t + '_B_S'])} / {fmt(r[t + '_B_Z'])} / {fmt(r[t + '_delta'])} |"
-                         for t in tasks)
-        lines.append(f"| {r['objective']} | {r['transform']} |{scores} {fmt(r['p1_paper'])} | "
-                     f"{fmt(r['p1_heldout'])} |")
-    lines.append("")
-    for t in tasks:
-        scored = [r for r in rows if r[f"{t}_delta"] is not None]
-        if len(scored) >= 3:
-            from scipy.stats import spearmanr
-            rho, p = spearmanr([r["p1_paper"] for r in scored], [-r[f"{t}_delta"] for r in scored])
-            lines.append(f"Spearman ρ(alignment P@1, −Δ {t.upper()}) = {rho:.3f} (p = {p:.3f}, "
-                         f"{len(scored)} cells; negative when better-aligned models have smaller "
-                         "transfer gaps −Δ)")
-        else:
-            lines.append(f"Spearman ρ needs at least 3 cells with {t.upper()} results ({len(scored)} here)")
+    groups = group(rows)
+    heads = "".join(f" {t.upper()} B_S | {t.upper()} B_Z | {t.upper()} Δ |" for t in tasks)
+    lines = [f"Mean ± std (n seeds) over seeds {','.join(map(str, seeds))}; accuracy and P@1 in %.",
+             "",
+             f"| objective | transform |{heads} P@1 paper protocol | held-out P@1 NN | "
+             "held-out P@1 CSLS | MLM valid loss |",
+             "|---|---|" + "---|" * (3 * len(tasks) + 4)]
+    for (objective, transform), runs in groups.items():
+        col = lambda key: mean_std([r[key] for r in runs])
+        scores = "".join(f" {col(f'{t}_B_S')} | {col(f'{t}_B_Z')} | {col(f'{t}_delta')} |" for t in tasks)
+        loss = [r["valid_mlm_loss"] for r in runs]
+        loss_text = (f"{np.mean(loss):.3f} ± {np.std(loss, ddof=1):.3f}" if len(loss) > 1
+                     else f"{loss[0]:.3f}")
+        lines.append(f"| {objective} | {transform} |{scores} {col('paper_p1_nn')} | "
+                     f"{col('heldout_p1_nn')} | {col('heldout_p1_csls')} | {loss_text} |")
+    lines += ["", "Correlation of alignment with Δ = B_Z − B_S across cells (cell means; 95 % "
+              "bootstrap interval over cells and seeds; positive: better alignment, smaller "
+              "transfer gap — the paper's sign):", *correlation_lines(groups, tasks)]
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    plot(out / "alignment_vs_transfer.png", rows, tasks)
+    plot(out / "alignment_vs_transfer.png", groups, tasks)
 
 
-def plot(path: Path, rows: list, tasks: list) -> None:
+def plot(path: Path, groups: dict, tasks: list) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 4))
+    column, label = next(((c, l) for c, l in CORRELATED
+                          if all(r[c] is not None for runs in groups.values() for r in runs)),
+                         CORRELATED[-1])
+    fig, ax = plt.subplots(figsize=(6, 4.5))
     for t, marker in zip(tasks, "os"):
-        for r in rows:
-            gap = -r[f"{t}_delta"]
-            ax.scatter(r["p1_paper"], gap, marker=marker)
-            ax.annotate(f"{r['objective']} ({r['transform']})" + (f" {t.upper()}" if len(tasks) > 1 else ""),
-                        (r["p1_paper"], gap), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        for (objective, transform), runs in groups.items():
+            x = [r[column] for r in runs]
+            y = [r[f"{t}_delta"] for r in runs]
+            ax.errorbar(np.mean(x), np.mean(y), xerr=np.std(x, ddof=1) if len(x) > 1 else None,
+                        yerr=np.std(y, ddof=1) if len(y) > 1 else None, fmt=marker, capsize=3)
+            ax.annotate(f"{objective} ({transform})" + (f" {t.upper()}" if len(tasks) > 1 else ""),
+                        (np.mean(x), np.mean(y)), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.5)
     ax.margins(0.2)  # room for the labels
-    ax.set_xlabel("alignment P@1 (paper protocol, %)")
-    ax.set_ylabel(f"−Δ {' / '.join(t.upper() for t in tasks)} (B_S − B_Z, accuracy points)")
-    ax.set_title("Alignment against zero-shot transfer gap")
+    ax.set_xlabel(f"{label} (%)")
+    ax.set_ylabel(f"Δ = B_Z − B_S, {' / '.join(t.upper() for t in tasks)} (points; 0 = no gap)")
+    ax.set_title("Alignment against the zero-shot transfer gap\n(mean ± std over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def finished(cell: Path, tasks: list) -> bool:
-    return all((cell / f"{name}.json").is_file() for name in ["pretrain", "alignment", *tasks])
+# ---------------------------------------------------------------------------- driver
+
+def finished(cell: Cell, tasks: list) -> bool:
+    return all((cell.dir / f"{name}.json").is_file() for name in ["pretrain", "alignment", *tasks])
 
 
 def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
@@ -172,9 +320,9 @@ def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
     jobs = {}
     for cell in cells:
         if not finished(cell, tasks):
-            cell.mkdir(exist_ok=True)
-            command = [sys.executable, Path(__file__).resolve(), *argv, "--only-cell", cell.name]
-            jobs[cell.name] = slurm_cells.submit(cell, command, args.slurm_args, log)
+            cell.dir.mkdir(exist_ok=True)
+            command = [sys.executable, Path(__file__).resolve(), *argv, "--only-cell", cell.dir.name]
+            jobs[cell.dir.name] = slurm_cells.submit(cell.dir, command, args.slurm_args, log)
     if jobs and not args.wait:
         log(f"{len(jobs)} cells queued or running on SLURM; run this command again when they "
             "have ended to collect the results (or pass --wait)")
@@ -184,12 +332,11 @@ def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
     if failed:
         raise SystemExit("error: these cells' jobs ended without finishing them; see their logs "
                          "and run again to resubmit: " + ", ".join(
-                             f"{c.name} ({c}/slurm-{jobs[c.name]}.out)" for c in failed))
+                             f"{c.dir.name} ({c.dir}/slurm-{jobs[c.dir.name]}.out)" for c in failed))
     return True
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pair", type=Path, action="append", required=True,
@@ -201,11 +348,17 @@ def main(argv=None) -> int:
                    "without it, no NLI")
     p.add_argument("--objectives", default="mlm,align_mlm,xlm,dict_mlm",
                    help="comma-separated objectives (scripts/train.py names)")
+    p.add_argument("--seeds", default="1", help="comma-separated seeds, each a pretraining and "
+                   "fine-tuning run of every cell (e.g. 1,2,3)")
+    p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
     p.add_argument("--arch", default="roberta_tiny", help="model size for every objective")
-    p.add_argument("--max-update", default="1000", help="pretraining updates")
-    p.add_argument("--lr", default="1e-3", help="pretraining peak learning rate")
-    p.add_argument("--finetune-updates", default="300", help="fine-tuning updates (each task)")
+    p.add_argument("--max-update", type=int, default=1000, help="pretraining updates")
+    p.add_argument("--lr", type=float, default=1e-3, help="pretraining peak learning rate")
+    p.add_argument("--finetune-recipe", default="quick", choices=sorted(finetune.RECIPES),
+                   help="scripts/finetune.py's recipe: quick (CPU demo) or paper")
+    p.add_argument("--finetune-updates", type=int,
+                   help="quick recipe: fine-tuning updates per run (default: the recipe's 200)")
     p.add_argument("--slurm", action="store_true",
                    help="submit each unfinished cell as a SLURM job instead of running it here")
     p.add_argument("--slurm-args", default="",
@@ -213,41 +366,62 @@ def main(argv=None) -> int:
                    "--time=12:00:00\"")
     p.add_argument("--wait", action="store_true", help="with --slurm: wait for the jobs, then collect")
     p.add_argument("--only-cell", metavar="NAME",
-                   help="run one cell (OBJECTIVE__TRANSFORM) and do not collect; what each job runs")
-    args = p.parse_args(argv)
+                   help="run one cell (OBJECTIVE__TRANSFORM__seedS) and do not collect; what each "
+                   "SLURM job runs")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
     if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
         raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
+    seeds = parse_seeds(args.seeds)
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    if not objectives:
+        raise SystemExit("error: --objectives is empty: nothing to compare")
+    if args.jobs < 1:
+        raise SystemExit(f"error: --jobs must be at least 1, got {args.jobs}")
     tasks = ["pos"] + ["nli"] * bool(args.nli)
-    args.out.mkdir(parents=True, exist_ok=True)
-    cells = []  # (cell directory, objective, transform, pair index)
+    fingerprints, cells = {}, []
     for k, pair in enumerate(args.pair):
+        if not (pair / "pair.json").is_file():
+            raise SystemExit(f"error: {pair} is not a prepared pair (no pair.json)")
+        fingerprints[("pair", k)] = fingerprint(pair)
+        for t in tasks:
+            data = getattr(args, t)[k]
+            if not data.is_dir():
+                raise SystemExit(f"error: --{t} {data}: directory not found")
+            fingerprints[(t, k)] = fingerprint(data)
         transform = json.loads((pair / "pair.json").read_text())["settings"].get("transform") or pair.name
-        for objective in args.objectives.split(","):
-            cells.append((args.out / f"{objective}__{transform.replace('+', '_')}", objective, transform, k))
+        cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
     if args.only_cell:
-        cells = [c for c in cells if c[0].name == args.only_cell]
+        cells = [c for c in cells if c.dir.name == args.only_cell]
         if not cells:
             raise SystemExit(f"error: --only-cell {args.only_cell}: no such cell in this grid")
-    elif args.slurm and not run_on_slurm(args, argv, [c[0] for c in cells], tasks):
+    wanted = {c.dir: cell_settings(args, c, fingerprints, tasks) for c in cells}
+    check_out(args.out, cells, wanted)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "compare.json").write_text(json.dumps({"format": FORMAT}) + "\n")
+    if not args.only_cell and args.slurm and not run_on_slurm(args, argv, cells, tasks):
         return 0
-    rows = []
-    for cell, objective, transform, k in cells:
-        pair = args.pair[k]
-        cell.mkdir(exist_ok=True)
-        name = f"{objective} × {transform}"
-        pre = step(cell / "pretrain.json", f"{name}: pretrain", lambda: pretrain(args, cell, objective, pair))
-        ali = step(cell / "alignment.json", f"{name}: alignment", lambda: alignment(cell, pair))
-        row = {"objective": objective, "transform": transform, "p1_paper": ali["p1_paper"],
-               "p1_heldout": ali["p1_heldout"], "valid_mlm_loss": pre["valid_mlm_loss"]}
-        for task in tasks:
-            data = getattr(args, task)[k]
-            res = step(cell / f"{task}.json", f"{name}: {task.upper()} B_Z / B_S",
-                       lambda: transfer(args, cell, pair, task, data))
-            row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
-        rows.append(row)
+
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(c, pool.submit(run_cell, args, c, tasks, wanted[c.dir], env)) for c in cells]
+    rows, failures = [], []
+    for cell, future in futures:
+        try:
+            rows.append(future.result())
+        except CellError as err:
+            failures.append(f"{cell.name}: {err}")
+    if failures:
+        raise SystemExit("error: some cells failed (the others are kept; run again to retry):\n"
+                         + "\n".join(failures))
     if args.only_cell:
         return 0
-    collect(args.out, rows, tasks)
+    collect(args.out, rows, tasks, seeds)
     print((args.out / "results.md").read_text())
     print(f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "
           f"{args.out / 'alignment_vs_transfer.png'}")

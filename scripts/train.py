@@ -102,6 +102,28 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list:
     ]
 
 
+def check_resume(args: argparse.Namespace) -> None:
+    """A save directory that holds a checkpoint is resumed by fairseq-train: refuse it when that
+    checkpoint is of another objective, architecture or data, which fairseq would otherwise
+    continue as if it were this run (or fail on late with an unhelpful assertion)."""
+    last = args.save_dir / "checkpoint_last.pt"
+    if not last.is_file():
+        return
+    sys.path.insert(0, str(REPO))
+    from user_dir.checkpoint import checkpoint_config, training_identity
+
+    task, criterion, _ = OBJECTIVES[args.objective]
+    wanted = {"task": task, "criterion": criterion, "arch": architecture(args.objective, args.arch),
+              "data": str(data_bin(args.data).resolve())}
+    found = training_identity(checkpoint_config(last))
+    differ = [f"{key} {found[key]} (asked: {wanted[key]})" for key in wanted if found[key] != wanted[key]]
+    if differ:
+        raise SystemExit(f"error: {args.save_dir} holds a checkpoint of another run: "
+                         f"{'; '.join(differ)}. fairseq-train would resume it as this one. Use "
+                         "another --save-dir (or remove its checkpoints to start over)")
+    print(f"resuming {last} (same objective, architecture and data)", flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,6 +159,7 @@ def main(argv=None) -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     check_extra(args, extra)
+    check_resume(args)
     command = fairseq_command(args, extra)
     print("+ " + shlex.join(command), flush=True)
     if args.dry_run:

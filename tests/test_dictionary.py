@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from fairseq.data import Dictionary
 
-from data_prep.dictionary import (joint_tokens, split_pairs, synthetic_pairs,
-                                  write_fairseq_dictionary)
+from data_prep.dictionary import (joint_tokens, parse_band, split_by_source_word,
+                                  synthetic_pairs, write_fairseq_dictionary)
 from data_prep.transforms import twin_piece
 from user_dir.data.bilingual_dictionary import read_word_pairs
 
@@ -36,13 +36,42 @@ def test_synthetic_pairs_exclude_unk():
 
 def test_split_is_seeded_disjoint_and_complete():
     pairs = [(str(i), f"t{i}") for i in range(1001)]
-    train, heldout = split_pairs(pairs, 0.5, seed=3)
+    train, heldout, summary = split_by_source_word(pairs, 0.5, seed=3)
     assert len(train) == 500 and len(heldout) == 501  # round(500.5) == 500
     assert set(train).isdisjoint(heldout) and set(train) | set(heldout) == set(pairs)
-    assert split_pairs(pairs, 0.5, seed=3) == (train, heldout)
-    assert split_pairs(pairs, 0.5, seed=4)[0] != train
+    assert split_by_source_word(pairs, 0.5, seed=3)[:2] == (train, heldout)
+    assert split_by_source_word(pairs, 0.5, seed=4)[0] != train
+    assert summary["train_sources"] == 500 and summary["unused_pairs"] == 0
     with pytest.raises(ValueError, match="dict-train-fraction"):
-        split_pairs(pairs, 0.0, seed=1)
+        split_by_source_word(pairs, 0.0, seed=1)
+
+
+def test_split_keeps_every_translation_of_a_word_on_one_side():
+    # 300 source words with 1 to 4 translations each, listed in scattered order (as MUSE does)
+    rng = np.random.default_rng(0)
+    pairs = [(f"w{i}", f"t{i}_{j}") for i in range(300) for j in range(1 + i % 4)]
+    pairs = [pairs[k] for k in rng.permutation(len(pairs))]
+    for seed in range(5):
+        train, heldout, summary = split_by_source_word(pairs, 0.5, seed=seed)
+        assert {s for s, _ in train}.isdisjoint({s for s, _ in heldout})
+        assert sorted(train + heldout) == sorted(pairs)
+        assert summary["train_sources"] + summary["heldout_sources"] == 300
+
+
+def test_split_by_frequency_band_holds_out_exactly_the_band():
+    pairs = [(f"w{i}", f"t{i}") for i in range(100)] + [("w5", "t5b")]
+    frequency = {f"w{i}": 1000 - i for i in range(100)}  # w0 most frequent
+    train, heldout, summary = split_by_source_word(pairs, 1.0, seed=1, band=parse_band("10-20"),
+                                                   frequency=frequency)
+    assert {s for s, _ in heldout} == {f"w{i}" for i in range(10, 20)}
+    assert {s for s, _ in train} == {f"w{i}" for i in range(100)} - {f"w{i}" for i in range(10, 20)}
+    assert summary["band"] == [10, 20] and summary["unused_pairs"] == 0
+    train, heldout, summary = split_by_source_word(pairs, 0.5, seed=1, band=(10, 20), frequency=frequency)
+    assert len({s for s, _ in train}) == 45 and summary["unused_pairs"] == 46  # 45 words, w5 twice
+    with pytest.raises(ValueError, match="expected two ranks FIRST-LAST"):
+        parse_band("5000")
+    with pytest.raises(ValueError, match="only 100 source words"):
+        split_by_source_word(pairs, 1.0, seed=1, band=(200, 300), frequency=frequency)
 
 
 def test_muse_reader(tmp_path):

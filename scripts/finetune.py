@@ -1,0 +1,185 @@
+"""Zero-shot transfer of a pretrained checkpoint: the one fine-tuning recipe of the toolkit,
+used by compare.py, the README and the tests.
+
+    python scripts/finetune.py --task pos --data runs/pos/en_trans_inv --pair runs/data/en_trans_inv \\
+        --checkpoint runs/align/checkpoint_last.pt --out runs/align/pos [--recipe paper] [--seed 1]
+
+Two runs of the real fairseq-train from the checkpoint, both tested on the derived language's
+test split (`test_derived`):
+  B_Z   trained on the original language (`train`), never sees the derived language;
+  B_S   trained on the derived language (`train_derived`);
+  delta = B_Z - B_S (closer to 0: better zero-shot transfer).
+Each run's score is its test accuracy at the validation with the best accuracy on the dev set of
+its *training* language (`valid`, resp. `valid_derived`), so B_Z never selects on the language it
+is tested on (the paper reports the derived dev set). The model's size and language embeddings
+come from the checkpoint, and so does the sequence length (its --tokens-per-sample).
+
+Recipes (--recipe):
+  quick  the CPU demo's: Adam, lr 1e-3, 4,096 tokens per batch, --updates (default 200) updates
+         with 20 of warm-up then linear decay; one validation, at the end
+  paper  the paper's: lr 2e-5, 32 sentences per batch, POS 10 epochs / NLI 5 epochs, linear
+         decay to 0, validation after every epoch, dev-set selection
+The result is printed as JSON and written to OUT/transfer.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scripts.fairseq_log import read_records  # noqa: E402
+
+# transfer task -> (fairseq task, criterion, fine-tuning model family)
+TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
+         "nli": ("nli", "sequence_classification", "roberta_classifier")}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    lr: float
+    max_tokens: int | None = None     # tokens per batch (quick) ...
+    batch_size: int | None = None     # ... or sentences per batch (paper)
+    updates: int | None = None        # a fixed number of updates (quick) ...
+    epochs: tuple = ()                # ... or epochs per task, ((task, n), ...) (paper)
+    warmup_updates: int = 0
+
+
+RECIPES = {
+    "quick": Recipe(lr=1e-3, max_tokens=4096, updates=200, warmup_updates=20),
+    "paper": Recipe(lr=2e-5, batch_size=32, epochs=(("pos", 10), ("nli", 5))),
+}
+
+
+def recipe_settings(name: str, updates: int | None = None) -> dict:
+    """The recipe as a plain dict (what compare.py records per cell); `updates` overrides the
+    quick recipe's number of updates."""
+    if name not in RECIPES:
+        raise SystemExit(f"error: unknown recipe {name!r}; expected one of {sorted(RECIPES)}")
+    settings = asdict(RECIPES[name])
+    if updates is not None:
+        if name != "quick":
+            raise SystemExit("error: --updates applies to the quick recipe only (the paper's "
+                             "trains for a number of epochs)")
+        settings["updates"] = updates
+    return {"recipe": name, **settings, "epochs": dict(settings["epochs"])}
+
+
+def count_examples(task: str, data: Path, split: str) -> int:
+    """Training examples of a split, to size the paper recipe's linear decay."""
+    if task == "pos":
+        text = (data / f"{split}.conllu").read_text(encoding="utf-8")
+        return sum(1 for block in text.split("\n\n") if any(
+            line and not line.startswith("#") for line in block.splitlines()))
+    path = data / f"{split}.jsonl"
+    if path.is_file():
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return max(0, len((data / f"{split}.tsv").read_text(encoding="utf-8").splitlines()) - 1)
+
+
+def finetuning_arch(pretrained_arch: str, family: str) -> str:
+    """roberta_tiny / roberta_lang_tiny -> roberta_tagger_tiny: the same size (the language
+    embeddings of an XLM checkpoint come with its weights)."""
+    size = pretrained_arch.removeprefix("roberta").removeprefix("_lang").lstrip("_")
+    return f"{family}_{size}" if size else family
+
+
+def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_dir: Path,
+                    train_subset: str, valid_subsets: str, recipe: dict, seed: int) -> list:
+    from user_dir.checkpoint import checkpoint_config
+
+    fairseq_task, criterion, family = TASKS[task]
+    cfg = checkpoint_config(checkpoint)
+    arch = finetuning_arch(cfg["model"]["arch"], family)
+    batching = (["--max-tokens", recipe["max_tokens"]] if recipe["max_tokens"]
+                else ["--batch-size", recipe["batch_size"]])
+    if recipe["updates"]:
+        total = recipe["updates"]
+        schedule = ["--max-update", total, "--validate-interval-updates", total,
+                    "--validate-interval", 1_000_000]
+    else:
+        epochs = recipe["epochs"][task]
+        total = epochs * math.ceil(count_examples(task, data, train_subset) / recipe["batch_size"])
+        schedule = ["--max-epoch", epochs, "--validate-interval", 1]
+    return [str(c) for c in [
+        sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
+        "--task", fairseq_task, "--pair", pair, "--criterion", criterion, "--arch", arch,
+        "--pretrained-checkpoint", checkpoint,
+        "--max-positions", cfg["task"]["tokens_per_sample"],
+        "--optimizer", "adam", "--lr", recipe["lr"], *batching,
+        "--lr-scheduler", "polynomial_decay", "--warmup-updates", recipe["warmup_updates"],
+        "--total-num-update", max(total, recipe["warmup_updates"] + 1), *schedule,
+        "--train-subset", train_subset, "--valid-subset", valid_subsets,
+        "--no-save", "--save-dir", save_dir, "--log-format", "json",
+        "--log-file", save_dir / "train.log", "--num-workers", 0, "--seed", seed]]
+
+
+def selected_score(log: Path, dev: str, test: str = "test_derived") -> dict:
+    """Test accuracy at the validation with the best dev accuracy (the first, on ties)."""
+    devs = read_records(log, dev)
+    tests = {int(r[f"{test}_num_updates"]): float(r[f"{test}_accuracy"]) for r in read_records(log, test)}
+    if not devs or not tests:
+        raise SystemExit(f"error: {log} holds no {dev} / {test} validation records")
+    best = max(devs, key=lambda r: (float(r[f"{dev}_accuracy"]), -int(r[f"{dev}_num_updates"])))
+    update = int(best[f"{dev}_num_updates"])
+    return {"score": tests[update], "dev": float(best[f"{dev}_accuracy"]), "update": update,
+            "validations": len(devs)}
+
+
+def transfer(task: str, data: Path, pair: Path, checkpoint: Path, out: Path, recipe: dict,
+             seed: int, env: dict | None = None) -> dict:
+    """B_Z, B_S and delta (accuracy points) of one checkpoint; logs in OUT/{B_Z,B_S}/."""
+    result = {"task": task, "seed": seed, "recipe": recipe}
+    for name, train_subset, dev in (("B_Z", "train", "valid"), ("B_S", "train_derived", "valid_derived")):
+        save = out / name
+        save.mkdir(parents=True, exist_ok=True)
+        (save / "train.log").unlink(missing_ok=True)  # a rerun must not read an older run's records
+        command = fairseq_command(task, data, pair, checkpoint, save, train_subset,
+                                  f"{dev},test_derived", recipe, seed)
+        with open(save / "stdout", "w") as log:
+            code = subprocess.call(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                   env=dict(env or os.environ, PYTHONPATH=str(REPO)))
+        if code:
+            tail = "".join((save / "stdout").read_text(errors="replace").splitlines(keepends=True)[-20:])
+            raise RuntimeError(f"fine-tuning failed, log {save / 'stdout'}:\n{tail}")
+        selected = selected_score(save / "train.log", dev)
+        result[name], result[f"{name}_selection"] = selected["score"], selected
+    result["delta"] = round(result["B_Z"] - result["B_S"], 2)
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=sorted(TASKS), required=True, help="transfer task")
+    p.add_argument("--data", type=Path, required=True,
+                   help="task data of the pair's transform (data_prep.prepare_pos / prepare_nli)")
+    p.add_argument("--pair", type=Path, required=True, help="the prepared pair of the checkpoint")
+    p.add_argument("--checkpoint", type=Path, required=True, help="pretrained checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="logs and transfer.json go here")
+    p.add_argument("--recipe", default="quick", choices=sorted(RECIPES), help="see above")
+    p.add_argument("--updates", type=int, help="quick recipe: fine-tuning updates (default 200)")
+    p.add_argument("--seed", type=int, default=1, help="fine-tuning seed")
+    args = p.parse_args(argv)
+    if not args.checkpoint.is_file():
+        raise SystemExit(f"error: {args.checkpoint}: checkpoint not found")
+    try:
+        result = transfer(args.task, args.data, args.pair, args.checkpoint, args.out,
+                          recipe_settings(args.recipe, args.updates), args.seed)
+    except RuntimeError as err:
+        raise SystemExit(f"error: {err}") from None
+    text = json.dumps(result, indent=2)
+    (args.out / "transfer.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
