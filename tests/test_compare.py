@@ -21,40 +21,71 @@ def tiny_pos(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_compare_writes_table_csv_plot_and_resumes(tiny_pair, tiny_pos, nli_data, tmp_path):
+def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_pos, nli_data, tmp_path):
     compare = lambda *more: [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
                              "--out", tmp_path, "--max-update", "20", "--finetune-updates", "20", *more]
-    command = compare("--objectives", "mlm,align_mlm")
+    command = compare("--objectives", "mlm,align_mlm", "--seeds", "1,2", "--jobs", "2")
     first = run(command)
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
-    assert [(r["objective"], r["transform"]) for r in rows] == [("mlm", "trans+inv"), ("align_mlm", "trans+inv")]
+    assert [(r["objective"], r["seed"]) for r in rows] == [("mlm", "1"), ("mlm", "2"), ("align_mlm", "1"), ("align_mlm", "2")]
     for r in rows:
-        assert 0 <= float(r["pos_B_S"]) <= 100 and 0 <= float(r["pos_B_Z"]) <= 100
         assert float(r["pos_delta"]) == pytest.approx(float(r["pos_B_Z"]) - float(r["pos_B_S"]), abs=0.01)
-    assert float(rows[1]["p1_paper"]) > float(rows[0]["p1_paper"]) + 20  # ALIGN-MLM aligns
+        cell = tmp_path / f"{r['objective']}__trans_inv__seed{r['seed']}"
+        # the CSV row is the cell's own results, and the cell ran with its seed
+        assert float(r["heldout_p1_nn"]) == json.loads((cell / "alignment.json").read_text())["heldout"]["p1_nn"]
+        assert f"--seed {r['seed']} " in (cell / "pretrain.stdout").read_text()
+    for objective in ("mlm", "align_mlm"):
+        a, b = (r for r in rows if r["objective"] == objective)
+        assert a["valid_mlm_loss"] != b["valid_mlm_loss"]  # two seeds, two different runs
+    assert min(float(r["paper_p1_nn"]) for r in rows[2:]) > max(float(r["paper_p1_nn"]) for r in rows[:2]) + 20
     table = (tmp_path / "results.md").read_text()
-    assert table.startswith("| objective | transform | POS B_S / B_Z / Δ |")
-    assert "| align_mlm | trans+inv |" in table and "Spearman" in table
+    mlm = [float(r["pos_B_S"]) for r in rows[:2]]
+    import statistics
+    assert f"| mlm | trans+inv | {statistics.mean(mlm):.1f} ± {statistics.stdev(mlm):.1f} (2) |" in table
+    assert "POS Δ vs alignment P@1, paper protocol: a correlation needs at least 3 cells" in table
     import matplotlib.image
-    png = tmp_path / "alignment_vs_transfer.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert matplotlib.image.imread(png).shape[:2] == (480, 600)  # 5 x 4 inches at 120 dpi
+    assert matplotlib.image.imread(tmp_path / "alignment_vs_transfer.png").shape[:2] == (540, 720)
     assert "done before" not in first.stdout
 
     second = run(command)
-    assert second.stdout.count("done before, reusing") == 6  # 3 steps x 2 cells
+    assert second.stdout.count("done before with the same settings, reusing") == 12  # 3 steps x 4 cells
     assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
-    assert "nli_B_S" not in rows[0]
+
+    # other settings: refused before anything runs, nothing overwritten
+    for changed, what in ((["--max-update", "30"], "pretrain.max_update: 20 -> 30"),
+                          (["--arch", "roberta_align_paper"], "pretrain.arch: roberta_tiny -> roberta_align_paper"),
+                          (["--finetune-updates", "25"], "finetune.updates: 20 -> 25")):
+        proc = run(command + changed, check=False)
+        assert proc.returncode != 0 and "holds cells produced with other settings" in proc.stderr
+        assert f"mlm__trans_inv__seed1: " in proc.stderr and what in proc.stderr, proc.stderr
+        assert "reusing" not in proc.stdout
+        assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
 
     # --nli adds the NLI step to a finished cell (one cell, to keep the test short)
     third = run(compare("--objectives", "mlm", "--nli", nli_data))
-    assert third.stdout.count("done before, reusing") == 3 and third.stdout.count("NLI B_Z / B_S ...") == 1
+    assert third.stdout.count("reusing") == 3 and third.stdout.count("NLI B_Z / B_S ...") == 1
     [r] = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert {k: r[k] for k in rows[0]} == rows[0]
     assert float(r["nli_delta"]) == pytest.approx(float(r["nli_B_Z"]) - float(r["nli_B_S"]), abs=0.01)
-    assert 0 <= float(r["nli_B_S"]) <= 100 and 0 <= float(r["nli_B_Z"]) <= 100
-    assert (tmp_path / "results.md").read_text().startswith(
-        "| objective | transform | POS B_S / B_Z / Δ | NLI B_S / B_Z / Δ | alignment P@1")
+
+
+def test_compare_refuses_bad_seeds_and_other_versions_results(tiny_pair, tmp_path):
+    base = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tmp_path, "--out", tmp_path / "out"]
+    for seeds, message in (("1,2,1", "repeats 1"), ("1,two", "'two' is not an integer"), ("", "expected comma-separated integers"),
+                           ("1,,2", "expected comma-separated integers")):
+        proc = run(base + ["--seeds", seeds], check=False)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    proc = run(base + ["--objectives", ","], check=False)
+    assert proc.returncode != 0 and "--objectives is empty" in proc.stderr
+    old = tmp_path / "out" / "mlm__trans_inv"  # the layout of the previous version: no cell.json
+    old.mkdir(parents=True)
+    (old / "pretrain.json").write_text("{}")
+    proc = run(base, check=False)
+    assert proc.returncode != 0 and "results of an older compare.py without recorded settings" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mlm__trans_inv"]  # nothing written
+    (tmp_path / "out" / "compare.json").write_text('{"format": 99}')
+    proc = run(base, check=False)
+    assert proc.returncode != 0 and "written by another version of compare.py (format 99" in proc.stderr
 
 
 @pytest.mark.slow
@@ -69,13 +100,14 @@ def test_compare_submits_each_cell_to_slurm_and_collects(localhost_cluster, tiny
     assert again.stdout.count("not submitted again") == 2 and "submitted job" not in again.stdout
 
     last = run(command + ["--wait"], env=localhost_cluster)
-    assert last.stdout.count("done before, reusing") == 6  # every step ran in the jobs
+    assert last.stdout.count("done before with the same settings, reusing") == 6  # every step ran in the jobs
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert [r["objective"] for r in rows] == ["mlm", "align_mlm"]
-    assert float(rows[1]["p1_paper"]) > float(rows[0]["p1_paper"]) + 20
+    assert float(rows[1]["paper_p1_nn"]) > float(rows[0]["paper_p1_nn"]) + 20
     for objective, other in (("mlm", "align_mlm"), ("align_mlm", "mlm")):
-        cell = tmp_path / f"{objective}__trans_inv"
+        cell = tmp_path / f"{objective}__trans_inv__seed1"
         job_id = json.loads((cell / "slurm_job.json").read_text())["job_id"]
         job_log = (cell / f"slurm-{job_id}.out").read_text()  # each job ran its own cell only
-        assert f"] {objective} × trans+inv: pretrain: " in job_log and f"] {objective} × trans+inv: POS B_Z / B_S: " in job_log
+        name = f"] {objective} × trans+inv × seed 1"
+        assert f"{name}: pretrain: " in job_log and f"{name}: POS B_Z / B_S: " in job_log
         assert f"] {other} × trans+inv" not in job_log
