@@ -123,13 +123,14 @@ def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_di
 
 def selected_score(log: Path, dev: str, test: str = "test_derived") -> dict:
     """Test accuracy at the validation with the best dev accuracy (the first, on ties)."""
-    devs = read_records(log, dev)
+    # by update: fairseq may write a validation's record more than once (and validates at the end
+    # of training again)
+    devs = {int(r[f"{dev}_num_updates"]): float(r[f"{dev}_accuracy"]) for r in read_records(log, dev)}
     tests = {int(r[f"{test}_num_updates"]): float(r[f"{test}_accuracy"]) for r in read_records(log, test)}
     if not devs or not tests:
         raise SystemExit(f"error: {log} holds no {dev} / {test} validation records")
-    best = max(devs, key=lambda r: (float(r[f"{dev}_accuracy"]), -int(r[f"{dev}_num_updates"])))
-    update = int(best[f"{dev}_num_updates"])
-    return {"score": tests[update], "dev": float(best[f"{dev}_accuracy"]), "update": update,
+    update = max(devs, key=lambda u: (devs[u], -u))
+    return {"score": tests[update], "dev": devs[update], "update": update,
             "validations": len(devs)}
 
 

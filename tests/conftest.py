@@ -67,6 +67,19 @@ def pretrained(tiny_pair, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_pos(tmp_path_factory):
+    """The first 300 / 100 / 100 sentences of the bundled UPOS splits, original and Trans+Inv."""
+    source = tmp_path_factory.mktemp("pos_source")
+    for name, n in (("train", 300), ("dev", 100), ("test", 100)):
+        text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
+        (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("pos")
+    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
+         "trans+inv", "--out", out, "--overwrite"])
+    return out
+
+
+@pytest.fixture(scope="session")
 def other_pair(tiny_corpus, tmp_path_factory) -> Path:
     """A pair with another dictionary (Trans only, 300 pieces) than tiny_pair's."""
     out = tmp_path_factory.mktemp("pairs") / "en_trans_300"

@@ -5,19 +5,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, run
-
-
-@pytest.fixture(scope="module")
-def tiny_pos(tmp_path_factory):
-    source = tmp_path_factory.mktemp("pos_source")
-    for name, n in (("train", 300), ("dev", 100), ("test", 100)):
-        text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
-        (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
-    out = tmp_path_factory.mktemp("pos")
-    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
-         "trans+inv", "--out", out, "--overwrite"])
-    return out
+from conftest import run
 
 
 @pytest.mark.slow
