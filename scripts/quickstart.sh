@@ -4,11 +4,14 @@
 #   2. derive a synthetic language from the bundled English sample: Trans+Inv (new script,
 #      inverted word order), with its joint and ground-truth bilingual dictionaries;
 #   3. the same transform on the bundled UPOS data (original and derived splits);
-#   4. pretrain MLM, ALIGN-MLM, XLM and DICT-MLM (tiny RoBERTa, same settings), evaluate
-#      alignment and POS zero-shot transfer, print the paper-shaped table and the plot's path.
-# Re-running reuses what is done (data, finished cells).
+#   4. pretrain MLM, ALIGN-MLM, XLM and DICT-MLM (tiny RoBERTa, same settings) with each seed,
+#      two cells side by side, evaluate alignment and POS zero-shot transfer, print the table
+#      (mean ± std over seeds, correlation with its interval) and the plot's path.
+# Re-running reuses what is done (data, finished cells with the same settings).
 #   OUT=runs/quickstart  where everything goes        MAX_UPDATE=800    pretraining updates
 #   FINETUNE_UPDATES=200 POS fine-tuning updates      OBJECTIVES=mlm,align_mlm,xlm,dict_mlm
+#   SEEDS=1,2            seeds per cell               VOCAB=1000        pieces per language
+#   LR=3e-3              pretraining learning rate    JOBS=$(nproc)     cells side by side
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -16,7 +19,11 @@ OUT="${OUT:-runs/quickstart}"
 MAX_UPDATE="${MAX_UPDATE:-800}"
 FINETUNE_UPDATES="${FINETUNE_UPDATES:-200}"
 OBJECTIVES="${OBJECTIVES:-mlm,align_mlm,xlm,dict_mlm}"
+SEEDS="${SEEDS:-1,2}"
+VOCAB="${VOCAB:-1000}"
+LR="${LR:-3e-3}"
 WORKERS="${WORKERS:-$(nproc)}"
+JOBS="${JOBS:-$(nproc)}"
 
 bash scripts/setup.sh
 PY="$REPO/.venv/bin/python"
@@ -24,21 +31,22 @@ start=$SECONDS
 
 echo "== 1/3 data: bundled EN-EWT English -> en + en_trans_inv (Trans+Inv)"
 "$PY" -m data_prep.prepare_pair --corpus data/en_ewt/pretrain.txt --transform trans+inv \
-  --out "$OUT/data" --workers "$WORKERS"
+  --vocab-size "$VOCAB" --out "$OUT/data" --workers "$WORKERS"
 
 echo "== 2/3 POS data: bundled EN-EWT UPOS, original and Trans+Inv"
 "$PY" -m data_prep.prepare_pos --conllu-dir data/en_ewt/pos --transform trans+inv \
   --out "$OUT/pos" --overwrite
 
-echo "== 3/3 pretrain $OBJECTIVES ($MAX_UPDATE updates each), alignment, POS B_S / B_Z"
+echo "== 3/3 pretrain $OBJECTIVES x seeds $SEEDS ($MAX_UPDATE updates each), alignment, POS B_S / B_Z"
 "$PY" scripts/compare.py --pair "$OUT/data" --pos "$OUT/pos" --objectives "$OBJECTIVES" \
-  --out "$OUT/compare" --max-update "$MAX_UPDATE" --finetune-updates "$FINETUNE_UPDATES"
+  --seeds "$SEEDS" --jobs "$JOBS" --out "$OUT/compare" --max-update "$MAX_UPDATE" --lr "$LR" \
+  --finetune-updates "$FINETUNE_UPDATES"
 
 cat <<MSG
 
 done in $((SECONDS - start))s
   prepared pair     $OUT/data          (pair.json: settings and statistics)
   results           $OUT/compare/results.md, results.csv, alignment_vs_transfer.png
-  per objective     $OUT/compare/OBJECTIVE__trans_inv/ (checkpoints, logs, tensorboard)
+  per cell          $OUT/compare/OBJECTIVE__trans_inv__seedS/ (settings, checkpoints, logs, tensorboard)
   tensorboard       .venv/bin/tensorboard --logdir $OUT/compare
 MSG

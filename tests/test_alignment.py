@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from user_dir.alignment import (WeightSchedule, alignment_loss, bag_means, pair_loss,
-                                precision_at_1)
+from user_dir.alignment import WeightSchedule, alignment_loss, bag_means, pair_loss
+from user_dir.retrieval import precision_at_k, retrieve
 from user_dir.data.alignment_pairs import build_pair_bags
 
 
@@ -70,30 +70,19 @@ def test_pair_loss_rejects_unknown_kind():
         pair_loss(torch.ones(2, 2), torch.ones(2, 2), "dot")
 
 
-def test_precision_at_1_identity_and_shuffled():
+def test_p1_of_scaled_twins_identity_and_shuffled():
     torch.manual_seed(0)
     V, D = 100, 32
     base = torch.randn(V, D)
-    E = torch.cat([base, base * 3.0])  # twin i + V is a scaled copy of i: same direction
-    pairs = torch.stack([torch.arange(V), torch.arange(V) + V], dim=1)
-    assert precision_at_1(E, pairs) == 1.0
-    # swap the targets of the first 30 sources among themselves: those 30 retrieve wrongly
-    shuffled = pairs.clone()
+    top = retrieve(base, base * 3.0, k=1)  # twin i is a scaled copy of i: same direction
+    gold = torch.stack([torch.arange(V), torch.arange(V)], dim=1)
+    assert precision_at_k(top, gold, ks=(1,)) == {1: 1.0}
+    # swap the gold targets of the first 30 queries among themselves: those 30 are wrong
+    shuffled = gold.clone()
     shuffled[:30, 1] = shuffled[:30, 1].roll(1)
-    assert precision_at_1(E, shuffled) == pytest.approx(0.7)
+    assert precision_at_k(top, shuffled, ks=(1,))[1] == pytest.approx(0.7)
     # chunking does not change the answer
-    assert precision_at_1(E, shuffled, chunk_bytes=4 * V * 7) == pytest.approx(0.7)
-
-
-def test_precision_at_1_over_given_candidates_and_several_translations():
-    E = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9], [1.0, 0.05]])
-    pairs = torch.tensor([[0, 2], [1, 3]])
-    assert precision_at_1(E, pairs) == 1.0
-    # with row 4 as a candidate, source 0 retrieves 4, which is not its translation
-    assert precision_at_1(E, pairs, candidates=torch.tensor([2, 3, 4])) == 0.5
-    # ... unless 4 is listed as another translation of 0: each source counts once
-    several = torch.tensor([[0, 2], [0, 4], [1, 3]])
-    assert precision_at_1(E, several, candidates=torch.tensor([2, 3, 4])) == 1.0
+    assert torch.equal(retrieve(base, base * 3.0, k=1, chunk_bytes=4 * V * 7), top)
 
 
 def test_weight_schedule():

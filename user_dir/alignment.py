@@ -1,5 +1,6 @@
-"""The math of ALIGN-MLM (DESIGN §2) as pure functions: the alignment loss, the P@1 retrieval
-metric and loss-weight schedules. Used by the criterion, the task and evaluation."""
+"""The math of ALIGN-MLM (DESIGN §2) as pure functions: the alignment loss, word bags as mean
+embeddings, and loss-weight schedules. Used by the criterion, the tasks and evaluation (whose
+retrieval metrics are in user_dir.retrieval)."""
 from __future__ import annotations
 
 import bisect
@@ -42,36 +43,6 @@ def bag_means(embeddings: torch.Tensor, bags: torch.Tensor) -> torch.Tensor:
     mask = (bags >= 0).unsqueeze(-1)
     rows = F.embedding(bags.clamp(min=0), embeddings).float() * mask
     return rows.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-
-
-@torch.no_grad()
-def precision_at_1(embeddings: torch.Tensor, pairs: torch.Tensor,
-                   candidates: torch.Tensor | None = None, chunk_bytes: int = 64 << 20) -> float:
-    """Share of source ids whose nearest candidate (cosine, i.e. dot product of L2-normalised
-    rows) is a translation of theirs in `pairs`.
-
-    pairs: LongTensor [N, 2] of (source id, target id); a source listed with several targets
-        counts as right when it retrieves any of them; each distinct source counts once.
-    candidates: LongTensor of ids to retrieve among; default the distinct targets of `pairs`
-        (pass e.g. the whole target-language vocabulary for the paper's protocol).
-    chunk_bytes: bound on the score block held at once (sources per chunk x candidates x 4 B).
-    """
-    if pairs.numel() == 0:
-        raise ValueError("precision_at_1 needs at least one pair")
-    pairs = pairs.to(embeddings.device)
-    sources = torch.unique(pairs[:, 0])
-    candidates = torch.unique(pairs[:, 1]) if candidates is None else candidates.to(embeddings.device)
-    cand = F.normalize(embeddings[candidates].float(), dim=-1)
-    chunk = max(1, chunk_bytes // (4 * len(candidates)))
-    retrieved = torch.empty_like(sources)
-    with torch.autocast(embeddings.device.type, enabled=False):  # fp32 scores under --amp too
-        for start in range(0, len(sources), chunk):
-            src = F.normalize(embeddings[sources[start:start + chunk]].float(), dim=-1)
-            retrieved[start:start + chunk] = candidates[(src @ cand.T).argmax(dim=1)]
-    # right when (source, retrieved) is one of the pairs: compare as single int64 keys
-    width = int(max(pairs.max().item(), candidates.max().item())) + 1
-    hits = torch.isin(sources * width + retrieved, pairs[:, 0] * width + pairs[:, 1])
-    return hits.float().mean().item()
 
 
 class WeightSchedule:
