@@ -84,6 +84,7 @@ def test_correlation_uses_cell_means_and_seeds_widen_the_interval():
         correlate(exact[:2])
 
 
+@pytest.mark.slow
 def test_paper_protocol_is_the_authors_procedure(tiny_pair):
     """Against their script's steps (numpy seed 42, shuffle, last 40 %, argmax over the whole
     derived block) written out independently on a constructed embedding matrix."""

@@ -50,6 +50,7 @@ def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_p
     assert result["delta"] == pytest.approx(result["B_Z"] - result["B_S"], abs=0.01)
 
 
+@pytest.mark.slow
 def test_train_refuses_to_resume_another_runs_save_dir(pretrained, tiny_pair, other_pair):
     save_dir = pretrained.parent  # 20 MLM updates on tiny_pair
     base = [sys.executable, "scripts/train.py", "--save-dir", save_dir, "--tokens-per-sample", "64", "--dry-run"]
