@@ -30,7 +30,7 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
     mlm = [float(r["pos_B_S"]) for r in rows[:2]]
     import statistics
     assert f"| mlm | trans+inv | {statistics.mean(mlm):.1f} ± {statistics.stdev(mlm):.1f} (2) |" in table
-    assert "POS Δ vs alignment P@1, paper protocol: a correlation needs at least 3 cells" in table
+    assert "- POS, alignment P@1, paper protocol: a correlation needs at least 3 cells with both figures (2 here)" in table
     import matplotlib.image
     assert matplotlib.image.imread(tmp_path / "alignment_vs_transfer.png").shape[:2] == (540, 720)
     assert "done before" not in first.stdout

@@ -12,10 +12,9 @@ the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_n
 `align_paper_p1_nn`, ... (percent), the same numbers scripts/evaluate_alignment.py reports.
 """
 import json
-import re
-
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
