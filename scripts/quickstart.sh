@@ -10,7 +10,7 @@
 # Re-running reuses what is done (data, finished cells with the same settings).
 #   OUT=runs/quickstart  where everything goes        MAX_UPDATE=800    pretraining updates
 #   FINETUNE_UPDATES=200 POS fine-tuning updates      OBJECTIVES=mlm,align_mlm,xlm,dict_mlm
-#   SEEDS=1,2            seeds per cell               VOCAB=1000        pieces per language
+#   SEEDS=1,2            seeds per cell               VOCAB=500         pieces per language
 #   LR=3e-3              pretraining learning rate    JOBS=$(nproc)     cells side by side
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +20,7 @@ MAX_UPDATE="${MAX_UPDATE:-800}"
 FINETUNE_UPDATES="${FINETUNE_UPDATES:-200}"
 OBJECTIVES="${OBJECTIVES:-mlm,align_mlm,xlm,dict_mlm}"
 SEEDS="${SEEDS:-1,2}"
-VOCAB="${VOCAB:-1000}"
+VOCAB="${VOCAB:-500}"
 LR="${LR:-3e-3}"
 WORKERS="${WORKERS:-$(nproc)}"
 JOBS="${JOBS:-$(nproc)}"
