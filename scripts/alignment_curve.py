@@ -53,8 +53,8 @@ def main(argv=None) -> int:
 
     import logging
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's imports set DEBUG
     import matplotlib
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))

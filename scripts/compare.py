@@ -285,8 +285,8 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
 def plot(path: Path, groups: dict, tasks: list) -> None:
     import logging
 
-    import matplotlib
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's imports set DEBUG
+    import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     column, label = next(((c, l) for c, l in CORRELATED
