@@ -130,8 +130,16 @@ def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
             "seed": cell.seed, "pretrain": {"arch": args.arch, "max_update": args.max_update,
                                             "lr": args.lr},
             "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
-            "data": {"pair": fingerprints[("pair", cell.k)],
-                     **{t: fingerprints[(t, cell.k)] for t in tasks}}}
+            "data": {"pair": fingerprints[("pair", cell.k)]},
+            "tasks": {t: fingerprints[(t, cell.k)] for t in tasks}}
+
+
+def comparable(old: dict, new: dict) -> tuple[dict, dict]:
+    """The records restricted to what both hold: a transfer task may be added to a finished
+    cell (or left out of a rerun) without making its other results stale."""
+    shared = set(old.get("tasks", {})) & set(new.get("tasks", {}))
+    strip = lambda r: {**r, "tasks": {t: r["tasks"][t] for t in sorted(shared)}}
+    return strip(old), strip(new)
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list:
@@ -164,7 +172,7 @@ def check_out(out: Path, cells: list, wanted: dict) -> None:
     for cell in cells:
         record = cell.dir / "cell.json"
         if record.is_file():
-            diff = differences(json.loads(record.read_text()), wanted[cell.dir])
+            diff = differences(*comparable(json.loads(record.read_text()), wanted[cell.dir]))
             if diff:
                 stale.append(f"  {cell.dir.name}: " + "; ".join(diff))
     if stale:
@@ -195,7 +203,9 @@ def alignment(cell: Cell, pair: Path, env: dict) -> dict:
 def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
     pair = args.pair[cell.k]
     cell.dir.mkdir(parents=True, exist_ok=True)
-    (cell.dir / "cell.json").write_text(json.dumps(settings, indent=2) + "\n")
+    record = cell.dir / "cell.json"
+    old_tasks = json.loads(record.read_text())["tasks"] if record.is_file() else {}
+    record.write_text(json.dumps({**settings, "tasks": {**old_tasks, **settings["tasks"]}}, indent=2) + "\n")
     pre = step(cell.dir, "pretrain", f"{cell.name}: pretrain", lambda: pretrain(args, cell, pair, env))
     ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env))
     from user_dir.alignment_benchmark import flat_metrics
