@@ -40,6 +40,9 @@ def test_nn_and_csls_retrieval_match_their_definitions():
                         source_pool=torch.tensor(pool), csls_k=10, chunk_bytes=4 * 50 * 7)
     expected_csls = np.argsort(-reference_csls(q, c, pool, 10), axis=1)[:, :5]
     assert np.array_equal(top_csls.numpy(), expected_csls)
+    from user_dir.retrieval import mean_top_k_cosine
+    r_source = mean_top_k_cosine(torch.tensor(c), torch.tensor(pool), 10)  # reused across calls
+    assert torch.equal(retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls", r_source=r_source), top_csls)
     assert (top_nn[:, 0] == 7).sum() > (top_csls[:, 0] == 7).sum()  # CSLS demotes the hub
 
 

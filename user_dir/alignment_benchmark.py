@@ -33,7 +33,7 @@ from .alignment import bag_means
 from .data.alignment_pairs import pad_bags, word_tokenizer
 from .data.bilingual_dictionary import read_word_pairs
 from .models.embeddings import language_embeddings
-from .retrieval import precision_at_k, retrieve
+from .retrieval import mean_top_k_cosine, precision_at_k, retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class AlignmentBenchmark:
         sources = bag_means(source_rows, self.source_bags.to(device))
         targets = bag_means(target_rows, self.target_bags.to(device))
         depth = min(5, len(self.targets))
+        r_source = mean_top_k_cosine(targets, sources, CSLS_NEIGHBOURS)  # CSLS's r_S, once
         result = {"candidates": len(self.targets), "source_words": len(self.sources),
                   "out_of_vocabulary_words": len(self.out_of_vocabulary)}
         for name, (query, gold) in self.queries.items():
@@ -113,7 +114,7 @@ class AlignmentBenchmark:
             if len(query):
                 for method in ("nn", "csls"):
                     top = retrieve(sources[query.to(device)], targets, k=depth, method=method,
-                                   source_pool=sources, csls_k=CSLS_NEIGHBOURS)
+                                   csls_k=CSLS_NEIGHBOURS, r_source=r_source)
                     for k, value in precision_at_k(top, gold, ks=sorted({1, depth})).items():
                         scores[f"p{k}_{method}"] = round(100.0 * value, 2)
             result[name] = scores

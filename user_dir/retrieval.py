@@ -36,12 +36,13 @@ def mean_top_k_cosine(rows: torch.Tensor, pool: torch.Tensor, k: int,
 @torch.no_grad()
 def retrieve(queries: torch.Tensor, candidates: torch.Tensor, k: int = 10, method: str = "nn",
              source_pool: torch.Tensor | None = None, csls_k: int = 10,
-             chunk_bytes: int = 64 << 20) -> torch.Tensor:
+             chunk_bytes: int = 64 << 20, r_source: torch.Tensor | None = None) -> torch.Tensor:
     """Indices [Q, min(k, C)] of each query's best candidates, best first.
 
     queries [Q, D], candidates [C, D]: embeddings of the two languages (any scale: rows are
     L2-normalised here). method 'nn': by cosine; 'csls': by CSLS with `csls_k` neighbours, r_S
-    measured against `source_pool` (default: the queries).
+    measured against `source_pool` (default: the queries); pass `r_source` (that
+    `mean_top_k_cosine(candidates, source_pool, csls_k)`) to reuse it across calls.
     """
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; expected one of {METHODS}")
@@ -52,8 +53,8 @@ def retrieve(queries: torch.Tensor, candidates: torch.Tensor, k: int = 10, metho
         q = F.normalize(queries.float(), dim=-1)
         c = F.normalize(candidates.float(), dim=-1)
         k = min(k, c.shape[0])
-        if method == "csls":
-            pool = q if source_pool is None else F.normalize(source_pool.float(), dim=-1)
+        if method == "csls" and r_source is None:
+            pool = q if source_pool is None else source_pool
             r_source = mean_top_k_cosine(c, pool, csls_k, chunk_bytes)  # r_S(y), per candidate
         out = torch.empty(q.shape[0], k, dtype=torch.long, device=q.device)
         starts, step = _chunks(q.shape[0], c.shape[0], chunk_bytes)
