@@ -105,7 +105,7 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list:
 def check_resume(args: argparse.Namespace) -> None:
     """A save directory that holds a checkpoint is resumed by fairseq-train: refuse it when that
     checkpoint is of another objective, architecture or data, which fairseq would otherwise
-    continue as if it were this run (or fail on late with an unhelpful assertion)."""
+    continue as if it were this run (or fail late, with an unhelpful assertion)."""
     last = args.save_dir / "checkpoint_last.pt"
     if not last.is_file():
         return
