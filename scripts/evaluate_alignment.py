@@ -65,7 +65,10 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
     if pair_dir is None or not (pair_dir / "pair.json").is_file():
         raise SystemExit(f"error: no prepared pair found for {checkpoint}; pass --pair")
     check_dictionary(task.dictionary, pair_dir, checkpoint)
-    result = AlignmentBenchmark(pair_dir, task.dictionary).evaluate(model)
+    bench = getattr(task, "alignment_benchmark", None)  # built by the task for validation
+    if bench is None or bench.pair_dir.resolve() != pair_dir.resolve():
+        bench = AlignmentBenchmark(pair_dir, task.dictionary)
+    result = bench.evaluate(model)
     encoder = getattr(model, "encoder", None)
     return {"checkpoint": str(checkpoint), "pair": str(pair_dir),
             "language_embeddings": getattr(encoder, "embed_langs", None) is not None, **result}
