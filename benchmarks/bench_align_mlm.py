@@ -9,7 +9,7 @@
      (40k + 40k twins) and 20k training pairs, 512-token blocks, 8 blocks per batch.
    Target ratio >= 0.97. Whole runs vary by +-15% on a busy 2-core machine, so the alignment
    term's own forward + backward is also timed directly against the MLM step time.
-2. Retrieval for alignment P@k (user_dir.retrieval.retrieve, top 5) on an 80k x 512 matrix,
+2. Retrieval for alignment P@k (alignmlm.retrieval.retrieve, top 5) on an 80k x 512 matrix,
    16k queries against 40k candidates, by NN and by CSLS-10: time against the bare
    `queries @ candidates.T` matmul it needs (target <= 2x for NN; CSLS needs a second pass over
    candidates x source pool) and peak extra memory (target <= 512 MB), each measured in a fresh
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts.fairseq_log import read_records  # noqa: E402
+from alignmlm.fairseq_log import read_records  # noqa: E402
 
 
 OBJECTIVE_ARGS = {
@@ -79,7 +79,7 @@ def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10,
     import time
 
     import torch
-    from user_dir.alignment import bag_means, pair_loss
+    from alignmlm.alignment import bag_means, pair_loss
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     embeddings = (torch.randn(vocab, dim, device=device) * 0.02).to(dtype).requires_grad_()
@@ -99,7 +99,7 @@ def tiny_data(tmp: Path) -> Path:
     out = REPO / "runs" / "quickstart" / "data"
     if not (out / "pair.json").is_file():
         out = tmp / "pair"
-        subprocess.run([sys.executable, "-m", "data_prep.prepare_pair", "--corpus",
+        subprocess.run([sys.executable, "-m", "alignmlm.data_prep.prepare_pair", "--corpus",
                         str(REPO / "data" / "en_ewt" / "pretrain.txt"), "--transform",
                         "trans+inv", "--out", str(out), "--workers", "2"],
                        cwd=REPO, check=True, capture_output=True)
@@ -138,7 +138,7 @@ def paper_data(tmp: Path, vocab: int = 40_000, pairs: int = 20_000, tokens: int 
 
 P1_SCRIPT = """
 import sys, threading, time, torch
-from user_dir.retrieval import retrieve
+from alignmlm.retrieval import retrieve
 torch.manual_seed(0)
 E = torch.randn(80000, 512)
 sources = torch.randperm(40000)[:16000]

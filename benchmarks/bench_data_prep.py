@@ -19,9 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from data_prep.corpus import read_sentences  # noqa: E402
-from data_prep.sentencepiece_model import train_sentencepiece, vocabulary  # noqa: E402
-from data_prep.transforms import PieceSentenceTransform, split_final_punctuation  # noqa: E402
+from alignmlm.data_prep.corpus import read_sentences  # noqa: E402
+from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary  # noqa: E402
+from alignmlm.data_prep.transforms import PieceSentenceTransform, split_final_punctuation  # noqa: E402
 
 
 def bench_transform(corpus: Path, tmp: Path, repeats: int) -> None:
@@ -46,7 +46,7 @@ def bench_transform(corpus: Path, tmp: Path, repeats: int) -> None:
 def bench_pipeline(corpus: Path, tmp: Path) -> None:
     out = tmp / "pair"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "data_prep.prepare_pair", "--corpus", str(corpus),
+    subprocess.run([sys.executable, "-m", "alignmlm.data_prep.prepare_pair", "--corpus", str(corpus),
                     "--transform", "trans+inv", "--out", str(out), "--workers", "2"],
                    cwd=REPO, check=True, capture_output=True)
     wall = time.perf_counter() - start

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_evaluation.py [--skip-alignment] [--tokens 300000]
 
-1. Alignment evaluation end to end (scripts/evaluate_alignment.py, the command the comparison
+1. Alignment evaluation end to end (alignmlm evaluate-alignment, the command the comparison
    runner calls) of a paper-size checkpoint: 8x512 model, joint vocabulary of 80k rows (40k +
    40k twins), a 20k-pair dictionary (10k train, 10k held-out). Wall time and peak resident
    memory of the evaluation process, against a process that only loads the same checkpoint
@@ -31,7 +31,7 @@ CHILD = """
 import resource, sys, time
 start = time.perf_counter()
 if sys.argv[1] == "load":
-    from user_dir.checkpoint import load_checkpoint
+    from alignmlm.checkpoint import load_checkpoint
     load_checkpoint(sys.argv[2])
 else:
     sys.argv = ["evaluate_alignment.py", "--checkpoint", sys.argv[2], "--pair", sys.argv[3],
@@ -122,7 +122,7 @@ def task_data(tmp: Path) -> tuple:
             subprocess.run([sys.executable, "-m", f"data_prep.{module}", "--transform", "trans+inv",
                             *map(str, args)], cwd=REPO, check=True, capture_output=True)
     nli = tmp / "nli"
-    subprocess.run([sys.executable, "-m", "data_prep.prepare_nli", *(
+    subprocess.run([sys.executable, "-m", "alignmlm.data_prep.prepare_nli", *(
         x for split in ("train", "valid", "test") for x in (f"--{split}", str(REPO / "tests" / "data" / "nli" / f"{split}.jsonl"))),
         "--transform", "trans+inv", "--out", str(nli)], cwd=REPO, check=True, capture_output=True)
     return pair, pos, nli

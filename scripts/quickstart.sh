@@ -30,15 +30,15 @@ PY="$REPO/.venv/bin/python"
 start=$SECONDS
 
 echo "== 1/3 data: bundled EN-EWT English -> en + en_trans_inv (Trans+Inv)"
-"$PY" -m data_prep.prepare_pair --corpus data/en_ewt/pretrain.txt --transform trans+inv \
+"$PY" -m alignmlm prepare-pair --corpus data/en_ewt/pretrain.txt --transform trans+inv \
   --vocab-size "$VOCAB" --out "$OUT/data" --workers "$WORKERS"
 
 echo "== 2/3 POS data: bundled EN-EWT UPOS, original and Trans+Inv"
-"$PY" -m data_prep.prepare_pos --conllu-dir data/en_ewt/pos --transform trans+inv \
+"$PY" -m alignmlm prepare-pos --conllu-dir data/en_ewt/pos --transform trans+inv \
   --out "$OUT/pos" --overwrite
 
 echo "== 3/3 pretrain $OBJECTIVES x seeds $SEEDS ($MAX_UPDATE updates each), alignment, POS B_S / B_Z"
-"$PY" scripts/compare.py --pair "$OUT/data" --pos "$OUT/pos" --objectives "$OBJECTIVES" \
+"$PY" -m alignmlm compare --pair "$OUT/data" --pos "$OUT/pos" --objectives "$OBJECTIVES" \
   --seeds "$SEEDS" --jobs "$JOBS" --out "$OUT/compare" --max-update "$MAX_UPDATE" --lr "$LR" \
   --finetune-updates "$FINETUNE_UPDATES"
 

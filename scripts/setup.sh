@@ -22,7 +22,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 want_stamp() {
   # Anything that changes what gets installed invalidates the stamp.
-  cat "$REPO/requirements.txt" "$REPO/scripts/setup.sh" | sha256sum | cut -d' ' -f1
+  cat "$REPO/requirements.txt" "$REPO/pyproject.toml" "$REPO/scripts/setup.sh" | sha256sum | cut -d' ' -f1
   echo "$TORCH_SPEC ${SYSTEM_SITE_PACKAGES:-0}"
 }
 
@@ -65,8 +65,13 @@ if ! "$PY" -c 'import fairseq' 2>/dev/null; then
   "${PIP[@]}" --no-build-isolation --no-deps "$FAIRSEQ_SPEC"
 fi
 
+# 4. the toolkit itself, editable: `import alignmlm`, the `alignmlm` command, and fairseq's
+#    --user-dir pointing at alignmlm/ all use this checkout. Dependencies are the pins above.
+log "installing the toolkit (pip install -e .)"
+"${PIP[@]}" --no-deps -e "$REPO"
+
 "$PY" - <<'PY'
-import fairseq, torch
+import alignmlm, fairseq, torch
 print(f"[setup] ok: torch {torch.__version__}, fairseq {fairseq.__version__}")
 PY
 want_stamp > "$STAMP"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alignmlm import PLUGIN_DIR
+
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO / "data" / "en_ewt" / "pretrain.txt"
 
@@ -28,14 +30,14 @@ def fairseq_finetune(data, save_dir: Path, *args, check=True) -> subprocess.Comp
     """fairseq-train of the plugin on task data: Adam, polynomial decay, sequence length 64 (as
     the `pretrained` checkpoint), JSON log in SAVE_DIR/train.log; ARGS: task, model, schedule."""
     save_dir.mkdir(parents=True, exist_ok=True)
-    return run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
+    return run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", PLUGIN_DIR,
                 "--optimizer", "adam", "--lr-scheduler", "polynomial_decay", "--save-dir", save_dir,
                 "--log-format", "json", "--log-file", save_dir / "train.log", "--num-workers", "0",
                 "--max-positions", "64", *args], check=check)
 
 
 def prepare_pair(*args, check=True):
-    return run([sys.executable, "-m", "data_prep.prepare_pair", *args], check=check)
+    return run([sys.executable, "-m", "alignmlm.data_prep.prepare_pair", *args], check=check)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +62,7 @@ def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
 def pretrained(tiny_pair, tmp_path_factory) -> Path:
     """A checkpoint of 20 MLM updates on the tiny pair (sequence length 64), to fine-tune."""
     save_dir = tmp_path_factory.mktemp("mlm_for_finetuning")
-    run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
          "--save-dir", save_dir, "--max-update", "20", "--tokens-per-sample", "64",
          "--max-tokens", "2048", "--warmup-updates", "5"])
     return save_dir / "checkpoint_last.pt"
@@ -74,7 +76,7 @@ def tiny_pos(tmp_path_factory):
         text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
         (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("pos")
-    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
+    run([sys.executable, "-m", "alignmlm.data_prep.prepare_pos", "--conllu-dir", source, "--transform",
          "trans+inv", "--out", out, "--overwrite"])
     return out
 
@@ -93,7 +95,7 @@ def nli_data(tmp_path_factory) -> Path:
     """The hand-made NLI set of tests/data/nli, original and Trans+Inv (data_prep.prepare_nli)."""
     out = tmp_path_factory.mktemp("nli")
     source = REPO / "tests" / "data" / "nli"
-    run([sys.executable, "-m", "data_prep.prepare_nli", "--train", source / "train.jsonl",
+    run([sys.executable, "-m", "alignmlm.data_prep.prepare_nli", "--train", source / "train.jsonl",
          "--valid", source / "valid.jsonl", "--test", source / "test.jsonl",
          "--transform", "trans+inv", "--out", out, "--overwrite"])
     return out

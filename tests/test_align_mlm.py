@@ -7,19 +7,19 @@ import pytest
 import torch
 
 from conftest import run
-from scripts.fairseq_log import read_records
+from alignmlm.fairseq_log import read_records
 
 TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
         "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
 
 
 def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
-    return run([sys.executable, "scripts/train.py", "--objective", objective, "--data", data,
+    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
                 "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
 
 
 def model_state(checkpoint):
-    import user_dir.checkpoint  # noqa: F401  (allow-list for torch.load)
+    import alignmlm.checkpoint  # noqa: F401  (allow-list for torch.load)
     return torch.load(checkpoint, map_location="cpu")["model"]
 
 
@@ -164,7 +164,7 @@ def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
     train("align_mlm", tiny_pair, tmp_path / "align", "--max-update", "30")
     train("xlm", tiny_pair, tmp_path / "xlm", "--max-update", "5")
     out = tmp_path / "alignment.json"
-    run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+    run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
          tmp_path / "align" / "checkpoint_last.pt", "--output", out])
     result = json.loads(out.read_text())
     assert result["candidates"] == 499 and result["paper"]["queries"] == 199  # int(40% of 499)
@@ -176,13 +176,13 @@ def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
         assert float(valid[f"valid_align_{group}_{metric}"]) == pytest.approx(result[group][metric], abs=0.01)
     # the paper's protocol samples from all pieces, half of them trained: about half retrieve
     assert 35 < result["paper"]["p1_nn"] < 65
-    xlm = json.loads(run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+    xlm = json.loads(run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
                           tmp_path / "xlm" / "checkpoint_last.pt"]).stdout)
     assert xlm["language_embeddings"] and xlm["train"]["p1_nn"] < 20
     other = tmp_path / "other_pair"
     prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", other,
                  "--vocab-size", "300", "--valid-size", "50")
-    proc = run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+    proc = run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
                 tmp_path / "align" / "checkpoint_last.pt", "--pair", other], check=False)
     assert proc.returncode != 0 and "was not trained on the data of" in proc.stderr
     # a pair with the same number of tokens in another order is refused too (not just by size)
@@ -190,6 +190,6 @@ def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
     prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", same_size,
                  "--vocab-size", "500", "--valid-size", "50")
     assert len((same_size / "bin" / "dict.txt").read_text().splitlines()) == len((tiny_pair / "bin" / "dict.txt").read_text().splitlines())
-    proc = run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+    proc = run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
                 tmp_path / "align" / "checkpoint_last.pt", "--pair", same_size], check=False)
     assert proc.returncode != 0 and f"was not trained on the data of {same_size}: token" in proc.stderr

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from user_dir.alignment import WeightSchedule, alignment_loss, bag_means, pair_loss
-from user_dir.retrieval import precision_at_k, retrieve
-from user_dir.data.alignment_pairs import build_pair_bags
+from alignmlm.alignment import WeightSchedule, alignment_loss, bag_means, pair_loss
+from alignmlm.retrieval import precision_at_k, retrieve
+from alignmlm.data.alignment_pairs import build_pair_bags
 
 
 def test_cosine_loss_matches_hand_computation():

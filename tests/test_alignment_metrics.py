@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import BUNDLED_CORPUS, prepare_pair, run
-from user_dir.correlation import correlate
-from user_dir.retrieval import precision_at_k, retrieve
+from alignmlm.correlation import correlate
+from alignmlm.retrieval import precision_at_k, retrieve
 
 
 def reference_csls(q: np.ndarray, c: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def test_nn_and_csls_retrieval_match_their_definitions():
                         source_pool=torch.tensor(pool), csls_k=10, chunk_bytes=4 * 50 * 7)
     expected_csls = np.argsort(-reference_csls(q, c, pool, 10), axis=1)[:, :5]
     assert np.array_equal(top_csls.numpy(), expected_csls)
-    from user_dir.retrieval import mean_top_k_cosine
+    from alignmlm.retrieval import mean_top_k_cosine
     r_source = mean_top_k_cosine(torch.tensor(c), torch.tensor(pool), 10)  # reused across calls
     assert torch.equal(retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls", r_source=r_source), top_csls)
     assert (top_nn[:, 0] == 7).sum() > (top_csls[:, 0] == 7).sum()  # CSLS demotes the hub
@@ -92,7 +92,7 @@ def test_paper_protocol_is_the_authors_procedure(tiny_pair):
     """Against their script's steps (numpy seed 42, shuffle, last 40 %, argmax over the whole
     derived block) written out independently on a constructed embedding matrix."""
     from fairseq.data import Dictionary
-    from user_dir.alignment_benchmark import AlignmentBenchmark
+    from alignmlm.alignment_benchmark import AlignmentBenchmark
 
     d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
     d.add_symbol("<mask>")
@@ -146,24 +146,24 @@ def natural_pair(tmp_path_factory):
     (tmp / "dict.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
     prepare_pair(*common, "--dictionary", tmp / "dict.txt", "--out", tmp / "pair")
     save = tmp / "mlm"
-    run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tmp / "pair", "--save-dir",
+    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tmp / "pair", "--save-dir",
          save, "--max-update", "2", "--tokens-per-sample", "64", "--max-tokens", "1024"])
     return tmp / "pair", save / "checkpoint_last.pt", len(single)
 
 
 def evaluate_with_rows(pair, checkpoint, out, set_rows):
     """evaluate_alignment.py on a copy of the checkpoint whose target rows `set_rows` rewrote."""
-    import user_dir.checkpoint  # noqa: F401  (allow-list)
+    import alignmlm.checkpoint  # noqa: F401  (allow-list)
     from fairseq.data import Dictionary
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     d = Dictionary.load(str(pair / "bin" / "dict.txt"))
     E = state["model"]["encoder.sentence_encoder.embed_tokens.weight"]
-    from user_dir.data.bilingual_dictionary import read_word_pairs
+    from alignmlm.data.bilingual_dictionary import read_word_pairs
     heldout = [(d.index("▁" + s), d.index("▁" + t)) for s, t in read_word_pairs(pair / "dict" / "heldout.txt")
                if s != t]
     set_rows(E, heldout)
     torch.save(state, out)
-    proc = run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint", out, "--pair", pair])
+    proc = run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint", out, "--pair", pair])
     return json.loads(proc.stdout), heldout
 
 

@@ -10,7 +10,7 @@ from conftest import run
 
 @pytest.mark.slow
 def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_pos, nli_data, tmp_path):
-    compare = lambda *more: [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
+    compare = lambda *more: [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tiny_pos,
                              "--out", tmp_path, "--max-update", "20", "--finetune-updates", "20", *more]
     command = compare("--objectives", "mlm,align_mlm", "--seeds", "1,2", "--jobs", "2")
     first = run(command)
@@ -58,7 +58,7 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
 
 
 def test_compare_refuses_bad_seeds_and_other_versions_results(tiny_pair, tmp_path):
-    base = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tmp_path, "--out", tmp_path / "out"]
+    base = [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tmp_path, "--out", tmp_path / "out"]
     for seeds, message in (("1,2,1", "repeats 1"), ("1,two", "'two' is not an integer"), ("", "expected comma-separated integers"),
                            ("1,,2", "expected comma-separated integers")):
         proc = run(base + ["--seeds", seeds], check=False)
@@ -78,7 +78,7 @@ def test_compare_refuses_bad_seeds_and_other_versions_results(tiny_pair, tmp_pat
 
 @pytest.mark.slow
 def test_compare_submits_each_cell_to_slurm_and_collects(localhost_cluster, tiny_pair, tiny_pos, tmp_path):
-    command = [sys.executable, "scripts/compare.py", "--pair", tiny_pair, "--pos", tiny_pos,
+    command = [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tiny_pos,
                "--out", tmp_path, "--objectives", "mlm,align_mlm", "--max-update", "20",
                "--finetune-updates", "20", "--slurm", "--slurm-args", "--cpus-per-task=1 --time=10:00"]
     first = run(command, env=localhost_cluster)

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from fairseq.data import Dictionary
 
-from data_prep.dictionary import (joint_tokens, parse_band, split_by_source_word,
+from alignmlm.data_prep.dictionary import (joint_tokens, parse_band, split_by_source_word,
                                   synthetic_pairs, write_fairseq_dictionary)
-from data_prep.transforms import twin_piece
-from user_dir.data.bilingual_dictionary import read_word_pairs
+from alignmlm.data_prep.transforms import twin_piece
+from alignmlm.data.bilingual_dictionary import read_word_pairs
 
 PIECES = ["<unk>", "▁the", "▁cat", "s", "."]
 

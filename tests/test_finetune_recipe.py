@@ -1,4 +1,4 @@
-"""The one fine-tuning recipe (scripts/finetune.py): dev-set selection, the paper preset, the
+"""The one fine-tuning recipe (alignmlm finetune): dev-set selection, the paper preset, the
 sequence length from the checkpoint; and train.py refusing to resume another run's save dir."""
 import json
 import sys
@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from conftest import run
-from scripts.fairseq_log import read_records
-from scripts.finetune import finetuning_arch, recipe_settings, selected_score
+from alignmlm.fairseq_log import read_records
+from alignmlm.cli.finetune import finetuning_arch, recipe_settings, selected_score
 
 
 def test_selection_takes_the_test_score_at_the_best_dev_score(tmp_path):
@@ -33,7 +33,7 @@ def test_recipes_and_architectures():
 
 @pytest.mark.slow
 def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_pair, pretrained, tmp_path):
-    proc = run([sys.executable, "scripts/finetune.py", "--task", "nli", "--data", nli_data, "--pair", tiny_pair,
+    proc = run([sys.executable, "-m", "alignmlm", "finetune", "--task", "nli", "--data", nli_data, "--pair", tiny_pair,
                 "--checkpoint", pretrained, "--out", tmp_path, "--recipe", "paper", "--seed", "3"])
     result = json.loads((tmp_path / "transfer.json").read_text())
     assert json.loads(proc.stdout) == result
@@ -53,7 +53,7 @@ def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_p
 @pytest.mark.slow
 def test_train_refuses_to_resume_another_runs_save_dir(pretrained, tiny_pair, other_pair):
     save_dir = pretrained.parent  # 20 MLM updates on tiny_pair
-    base = [sys.executable, "scripts/train.py", "--save-dir", save_dir, "--tokens-per-sample", "64", "--dry-run"]
+    base = [sys.executable, "-m", "alignmlm", "train", "--save-dir", save_dir, "--tokens-per-sample", "64", "--dry-run"]
     proc = run(base + ["--objective", "dict_mlm", "--data", tiny_pair], check=False)
     assert proc.returncode != 0
     assert (f"error: {save_dir} holds a checkpoint of another run: task multilingual_mlm (asked: dict_mlm); "

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import REPO, run
-from scripts.fairseq_log import read_records
-from scripts.train import data_bin
-from user_dir.alignment import alignment_loss
+from alignmlm.fairseq_log import read_records
+from alignmlm.cli.train import data_bin
+from alignmlm.alignment import alignment_loss
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

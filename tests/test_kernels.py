@@ -1,7 +1,7 @@
 """The apex fused-kernel report logged at the start of pretraining."""
 import torch
 
-from user_dir.kernels import describe, fused_kernels
+from alignmlm.kernels import describe, fused_kernels
 
 
 def test_no_fused_kernel_is_active_without_cuda():

@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 
 from conftest import fairseq_finetune
-from data_prep import prepare_nli
-from scripts.fairseq_log import read_records
-from user_dir.data.nli_reader import NliExample, read_nli
-from user_dir.data.sentence_pairs import encode_pair
+from alignmlm.data_prep import prepare_nli
+from alignmlm.fairseq_log import read_records
+from alignmlm.data.nli_reader import NliExample, read_nli
+from alignmlm.data.sentence_pairs import encode_pair
 
 MNLI_HEADER = ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
                "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label")
@@ -95,7 +95,7 @@ def test_converter_names_the_file_it_cannot_read(tmp_path, capsys):
 
 
 def test_task_reads_every_example_with_language_ids(tiny_pair, nli_data):
-    from user_dir.tasks.nli import NliConfig, NliTask
+    from alignmlm.tasks.nli import NliConfig, NliTask
     task = NliTask.setup_task(NliConfig(data=str(nli_data), pair=str(tiny_pair), max_positions=64, seed=1))
     for split, lang in (("test", 0), ("test_derived", 1)):
         task.load_dataset(split)

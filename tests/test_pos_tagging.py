@@ -6,9 +6,9 @@ import conllu
 import pytest
 
 from conftest import REPO, fairseq_finetune, run
-from scripts.fairseq_log import read_records
-from user_dir.data.tagging_dataset import IGNORE, encode_tagged
-from user_dir.data.twins import word_pieces
+from alignmlm.fairseq_log import read_records
+from alignmlm.data.tagging_dataset import IGNORE, encode_tagged
+from alignmlm.data.twins import word_pieces
 
 PIECES = {"▁the": 4, "▁ca": 5, "t": 6, "▁sat": 7, "§▁the": 8, "§▁ca": 9, "§t": 10}
 ENCODE = {"the": ["▁the"], "cat": ["▁ca", "t"], "sat": ["▁sat"]}
@@ -47,7 +47,7 @@ def pos_data(tmp_path_factory):
         sentences = text.split("\n\n")[:n]
         (source / f"{name}.conllu").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("pos")
-    run([sys.executable, "-m", "data_prep.prepare_pos", "--conllu-dir", source, "--transform",
+    run([sys.executable, "-m", "alignmlm.data_prep.prepare_pos", "--conllu-dir", source, "--transform",
          "trans+inv", "--out", out, "--overwrite"])
     return out
 
@@ -93,7 +93,7 @@ def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(pos_data, 
 
 @pytest.mark.slow
 def test_xlm_checkpoint_finetunes_with_language_ids(pos_data, tiny_pair, tmp_path):
-    run([sys.executable, "scripts/train.py", "--objective", "xlm", "--data", tiny_pair,
+    run([sys.executable, "-m", "alignmlm", "train", "--objective", "xlm", "--data", tiny_pair,
          "--save-dir", tmp_path / "xlm", "--max-update", "5", "--tokens-per-sample", "64",
          "--max-tokens", "2048", "--warmup-updates", "2"])
     proc = finetune(pos_data, tiny_pair, tmp_path / "xlm" / "checkpoint_last.pt", tmp_path / "pos",
@@ -103,7 +103,7 @@ def test_xlm_checkpoint_finetunes_with_language_ids(pos_data, tiny_pair, tmp_pat
 
 
 def test_derived_splits_carry_language_id_1(tiny_pair, pos_data):
-    from user_dir.tasks.pos_tagging import PosTaggingConfig, PosTaggingTask
+    from alignmlm.tasks.pos_tagging import PosTaggingConfig, PosTaggingTask
     task = PosTaggingTask.setup_task(PosTaggingConfig(data=str(pos_data), pair=str(tiny_pair), max_positions=64, seed=1))
     for split, lang in (("valid", 0), ("test_derived", 1)):
         task.load_dataset(split)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from scripts.fairseq_log import read_records
+from alignmlm.fairseq_log import read_records
 
 SETTINGS = ["--tokens-per-sample", "64", "--max-tokens", "1024", "--warmup-updates", "5",
             "--max-update", "60", "--save-interval-updates", "20", "--log-interval", "10",
@@ -18,7 +18,7 @@ SETTINGS = ["--tokens-per-sample", "64", "--max-tokens", "1024", "--warmup-updat
 
 
 def command(objective, pair, save_dir):
-    return [sys.executable, "scripts/train.py", "--objective", objective, "--data", str(pair),
+    return [sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", str(pair),
             "--save-dir", str(save_dir), *SETTINGS]
 
 
@@ -60,7 +60,7 @@ def test_sigkill_and_resume_ends_with_the_uninterrupted_loss(objective, tiny_pai
     for update in (40, 50, 60):
         assert resumed[update] == pytest.approx(expected[update], rel=1e-4), update
     # and the weights it ends with are those of the uninterrupted run, bit for bit
-    import user_dir.checkpoint  # noqa: F401  (allow-list for torch.load)
+    import alignmlm.checkpoint  # noqa: F401  (allow-list for torch.load)
     a, b = (torch.load(d / "checkpoint_last.pt", map_location="cpu")["model"] for d in (whole, killed))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the resumed run really restarted at 20: it logged update 30 twice

@@ -149,7 +149,7 @@ def test_natural_pair_reports_dictionary_coverage(tmp_path):
 def test_conllu_transform_moves_labels_with_words(tmp_path):
     src = REPO / "data" / "en_ewt" / "pos" / "dev.conllu"
     dst = tmp_path / "dev.trans_inv.conllu"
-    run([sys.executable, "-m", "data_prep.transform_conllu", "--input", src, "--output", dst,
+    run([sys.executable, "-m", "alignmlm.data_prep.transform_conllu", "--input", src, "--output", dst,
          "--transform", "trans+inv"])
     original = conllu.parse(src.read_text(encoding="utf-8"))
     derived = conllu.parse(dst.read_text(encoding="utf-8"))
@@ -167,6 +167,6 @@ def test_conllu_transform_moves_labels_with_words(tmp_path):
 def test_conllu_malformed_line_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.conllu"
     bad.write_text("# text = a b\n1\ta\t_\tDET\t_\t_\t_\t_\t_\t_\n2 b NOUN\n\n", encoding="utf-8")
-    proc = run([sys.executable, "-m", "data_prep.transform_conllu", "--input", bad, "--output",
+    proc = run([sys.executable, "-m", "alignmlm.data_prep.transform_conllu", "--input", bad, "--output",
                 tmp_path / "o.conllu", "--transform", "inv"], check=False)
     assert proc.returncode == 2 and "bad.conllu:3: expected 10 tab-separated CoNLL-U columns" in proc.stderr

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import REPO, free_port, run
-from scripts.fairseq_log import read_records
+from alignmlm.fairseq_log import read_records
 
 SLURM = REPO / "scripts" / "slurm"
 TEMPLATES = ["pretrain_one_node.sbatch", "pretrain_multi_node.sbatch"]
@@ -101,11 +101,11 @@ def test_job_with_other_task_count_than_the_variables_stops_before_srun(variable
 
 
 def test_preflight_names_the_host_and_the_missing_data(tmp_path):
-    proc = run([sys.executable, SLURM / "preflight.py", "--data", tmp_path / "missing", "--save-dir",
+    proc = run([sys.executable, "-m", "alignmlm.cli.slurm_preflight", "--data", tmp_path / "missing", "--save-dir",
                 tmp_path / "save", "--device", "cpu"], check=False)
     assert proc.returncode == 1
     assert f"error: preflight on {socket.gethostname()}: data directory {tmp_path / 'missing'} does not exist here" in proc.stderr
-    proc = run([sys.executable, SLURM / "preflight.py", "--data", tmp_path, "--save-dir",
+    proc = run([sys.executable, "-m", "alignmlm.cli.slurm_preflight", "--data", tmp_path, "--save-dir",
                 tmp_path / "save", "--device", "gpu", "--processes-per-node", "8"], check=False)
     assert "has no dict.txt" in proc.stderr and "0 GPUs visible" in proc.stderr
 

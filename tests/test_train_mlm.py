@@ -4,14 +4,14 @@ import sys
 import pytest
 
 from conftest import REPO, run
-from scripts.fairseq_log import read_records as json_log_records
+from alignmlm.fairseq_log import read_records as json_log_records
 
 FAST = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "10",
         "--save-interval-updates", "30", "--log-interval", "10"]
 
 
 def train(data, save_dir, *extra, check=True):
-    return run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", data,
+    return run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", data,
                 "--save-dir", save_dir, *FAST, *extra], check=check)
 
 
@@ -52,7 +52,7 @@ try:
     print("plain weights_only load: ok")
 except Exception as err:
     print("plain weights_only load: refused")
-from user_dir.checkpoint import load_checkpoint
+from alignmlm.checkpoint import load_checkpoint
 model, task = load_checkpoint(path)
 tokens = task.dictionary.encode_line("▁the ▁government §▁the", append_eos=True).long()
 tokens = torch.cat([torch.tensor([task.dictionary.bos()]), tokens]).unsqueeze(0)
@@ -84,7 +84,7 @@ def test_hydra_config_trains(config, tiny_pair, tmp_path):
 
 
 def test_train_script_dry_run_prints_the_fairseq_command(tiny_pair, tmp_path):
-    proc = run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+    proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
                 "--save-dir", tmp_path / "x", "--dry-run", "--", "--max-epoch", "3"])
     line = proc.stdout.strip().splitlines()[0]
     assert line.startswith("+ ") and "fairseq_cli.train" in line
@@ -96,7 +96,7 @@ def test_train_script_dry_run_prints_the_fairseq_command(tiny_pair, tmp_path):
 
 
 def test_train_script_rejects_unprepared_data(tmp_path):
-    proc = run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tmp_path,
+    proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tmp_path,
                 "--save-dir", tmp_path / "x"], check=False)
     assert proc.returncode != 0 and "neither a prepared pair" in proc.stderr
 
@@ -107,7 +107,7 @@ def test_train_script_rejects_unprepared_data(tmp_path):
     (["--", "--bf16"], "--bf16 switches fairseq 0.12 to TPU mode"),
 ])
 def test_train_script_refuses_arguments_that_would_hang_or_misroute(tiny_pair, tmp_path, extra, expected):
-    proc = run([sys.executable, "scripts/train.py", "--objective", "mlm", "--data", tiny_pair,
+    proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
                 "--save-dir", tmp_path / "x", *extra], check=False)
     assert proc.returncode != 0 and expected in proc.stderr
     assert not (tmp_path / "x").exists()

@@ -1,7 +1,7 @@
 """The synthetic-language transforms against hand-worked examples."""
 import pytest
 
-from data_prep.transforms import (TWIN_MARK, FixedPermutations, PieceSentenceTransform,
+from alignmlm.data_prep.transforms import (TWIN_MARK, FixedPermutations, PieceSentenceTransform,
                                   compose_order, inverted_order, parse_transforms,
                                   reorder_words, split_final_punctuation, twin_piece,
                                   word_order_functions)

@@ -7,26 +7,26 @@ import torch
 from fairseq.data import Dictionary, data_utils
 
 from conftest import run
-from scripts.fairseq_log import read_records
-from user_dir.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
-from user_dir.data.token_features import ParallelPairDataset
+from alignmlm.fairseq_log import read_records
+from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
+from alignmlm.data.token_features import ParallelPairDataset
 
 TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
         "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
 
 
 def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
-    return run([sys.executable, "scripts/train.py", "--objective", objective, "--data", data,
+    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
                 "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
 
 
 def setup_task(name, pair, **overrides):
     """A real fairseq task of the plugin, as fairseq-train builds it."""
-    import user_dir
+    import alignmlm
     from fairseq import tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq import options
-    user_dir.register()
+    alignmlm.register()
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
         str(pair / "bin"), "--task", name, "--arch", "roberta_lang_tiny", "--tokens-per-sample", "64",
@@ -212,7 +212,7 @@ def test_two_gloo_workers(objective, tiny_pair, tmp_path):
 
 LOAD_SCRIPT = """
 import sys, torch
-from user_dir.checkpoint import load_checkpoint
+from alignmlm.checkpoint import load_checkpoint
 model, task = load_checkpoint(sys.argv[1])
 d = task.dictionary
 tokens = torch.tensor([[d.bos()] + [d.index(p) for p in ["▁the", "▁government", "§▁the"]] + [d.eos()]])

@@ -21,11 +21,11 @@ positive_int() {
 }
 
 # --- the variables ---------------------------------------------------------------------------
-[ -d "$REPO/user_dir" ] && [ -d "$REPO/configs/pretrain" ] \
-  || die "REPO=$REPO is not this project's root (no user_dir/, configs/): submit from the repository root or set REPO"
+[ -d "$REPO/alignmlm" ] && [ -d "$REPO/configs/pretrain" ] \
+  || die "REPO=$REPO is not this project's root (no alignmlm/, configs/): submit from the repository root or set REPO"
 require PARTITION "the SLURM partition to run in"
 require TIME "the wall time of one job, e.g. 24:00:00"
-require DATA "the prepared pair directory (python -m data_prep.prepare_pair --out DIR)"
+require DATA "the prepared pair directory (alignmlm prepare-pair --out DIR)"
 require SAVE_DIR "the directory for checkpoints, logs and tensorboard files"
 require OBJECTIVE "mlm, align_mlm, xlm or dict_mlm"
 for name in NODES GPUS_PER_NODE CPUS_PER_TASK SAVE_INTERVAL_UPDATES REQUEUE_GRACE; do
@@ -67,7 +67,7 @@ srun_command() {  # srun_command MASTER_HOST PORT
     --cpus-per-task="$CPUS_PER_TASK" "$REPO/scripts/slurm/task.sh"
     "$PYTHON" -m fairseq_cli.hydra_train --config-dir "$REPO/configs/pretrain" --config-name "$OBJECTIVE"
     "hydra.searchpath=[file://$REPO/configs]" "+run=$RUN" "${size_args[@]}"
-    "task.data=$DATA_BIN" "common.user_dir=$REPO/user_dir" "checkpoint.save_dir=$SAVE_DIR"
+    "task.data=$DATA_BIN" "common.user_dir=$REPO/alignmlm" "checkpoint.save_dir=$SAVE_DIR"
     "checkpoint.save_interval_updates=$SAVE_INTERVAL_UPDATES" "common.tensorboard_logdir=$SAVE_DIR/tensorboard"
     "common.log_file=$SAVE_DIR/train.log" "distributed_training.distributed_world_size=$WORLD_SIZE"
     "distributed_training.distributed_port=$2" "${device_args[@]}" "+precision=$PRECISION" "${extra_args[@]}")
@@ -110,7 +110,7 @@ srun_command "$master" "$PORT"
 echo "job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST: $OBJECTIVE, world size $WORLD_SIZE, $DEVICE, $PRECISION"
 printf '+'; printf ' %q' "${command[@]}"; echo
 [ -z "${DRY_RUN:-}" ] || exit 0
-srun --nodes="$NODES" --ntasks="$NODES" --ntasks-per-node=1 --kill-on-bad-exit=1 "$PYTHON" "$REPO/scripts/slurm/preflight.py" \
+srun --nodes="$NODES" --ntasks="$NODES" --ntasks-per-node=1 --kill-on-bad-exit=1 "$PYTHON" -m alignmlm.cli.slurm_preflight \
   --data "$DATA_BIN" --save-dir "$SAVE_DIR" --device "$DEVICE" --processes-per-node "$GPUS_PER_NODE"
 # requeue shortly before the time limit; fairseq resumes from checkpoint_last.pt when it restarts
 trap 'echo "time limit near: requeueing job $SLURM_JOB_ID"; scontrol requeue "$SLURM_JOB_ID"' USR1

@@ -2,7 +2,7 @@
 on one language, test on the other (DESIGN §2).
 
 DATA holds `{split}.jsonl` (what data_prep.prepare_nli writes: premise, hypothesis, label) or
-`{split}.tsv` (MNLI / XNLI columns; see user_dir.data.nli_reader); a split is any file name, so
+`{split}.tsv` (MNLI / XNLI columns; see alignmlm.data.nli_reader); a split is any file name, so
 one run can report several test sets (`--valid-subset valid,test_derived`). Words are the
 whitespace-separated tokens of each sentence, tokenized like POS words (`--pair`; `§word` takes
 the twins of its pieces). Input: `<s> premise </s> </s> hypothesis </s>` (RoBERTa's pairs).

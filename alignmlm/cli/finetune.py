@@ -1,7 +1,7 @@
 """Zero-shot transfer of a pretrained checkpoint: the one fine-tuning recipe of the toolkit,
 used by compare.py, the README and the tests.
 
-    python scripts/finetune.py --task pos --data runs/pos/en_trans_inv --pair runs/data/en_trans_inv \\
+    alignmlm finetune --task pos --data runs/pos/en_trans_inv --pair runs/data/en_trans_inv \\
         --checkpoint runs/align/checkpoint_last.pt --out runs/align/pos [--recipe paper] [--seed 1]
 
 Two runs of the real fairseq-train from the checkpoint, both tested on the derived language's
@@ -32,10 +32,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from scripts.fairseq_log import read_records  # noqa: E402
+from alignmlm import PLUGIN_DIR
+from alignmlm.fairseq_log import read_records
 
 # transfer task -> (fairseq task, criterion, fine-tuning model family)
 TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
@@ -93,7 +92,7 @@ def finetuning_arch(pretrained_arch: str, family: str) -> str:
 
 def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_dir: Path,
                     train_subset: str, valid_subsets: str, recipe: dict, seed: int) -> list:
-    from user_dir.checkpoint import checkpoint_config
+    from alignmlm.checkpoint import checkpoint_config
 
     fairseq_task, criterion, family = TASKS[task]
     cfg = checkpoint_config(checkpoint)
@@ -109,7 +108,7 @@ def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_di
         total = epochs * math.ceil(count_examples(task, data, train_subset) / recipe["batch_size"])
         schedule = ["--max-epoch", epochs, "--validate-interval", 1]
     return [str(c) for c in [
-        sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", REPO / "user_dir",
+        sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", PLUGIN_DIR,
         "--task", fairseq_task, "--pair", pair, "--criterion", criterion, "--arch", arch,
         "--pretrained-checkpoint", checkpoint,
         "--max-positions", cfg["task"]["tokens_per_sample"],
@@ -145,8 +144,7 @@ def transfer(task: str, data: Path, pair: Path, checkpoint: Path, out: Path, rec
         command = fairseq_command(task, data, pair, checkpoint, save, train_subset,
                                   f"{dev},test_derived", recipe, seed)
         with open(save / "stdout", "w") as log:
-            code = subprocess.call(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   env=dict(env or os.environ, PYTHONPATH=str(REPO)))
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code:
             tail = "".join((save / "stdout").read_text(errors="replace").splitlines(keepends=True)[-20:])
             raise RuntimeError(f"fine-tuning failed, log {save / 'stdout'}:\n{tail}")

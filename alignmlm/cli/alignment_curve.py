@@ -1,11 +1,11 @@
 """Held-out alignment against pretraining updates, from the validation records of training logs.
 
-    python scripts/alignment_curve.py --run mlm=runs/curve/mlm_s1 --run mlm=runs/curve/mlm_s2 \\
+    alignmlm alignment-curve --run mlm=runs/curve/mlm_s1 --run mlm=runs/curve/mlm_s2 \\
         --run align_mlm=runs/curve/align_s1 ... --out runs/curve/heldout_p1.png
 
 Every pretraining task logs alignment at each validation when its data is a prepared pair
 (`valid_align_heldout_p1_nn`, ...; README "Alignment metrics"), so a run trained with
-`--save-interval-updates N` (scripts/train.py validates whenever it saves) gives a point every N
+`--save-interval-updates N` (alignmlm train validates whenever it saves) gives a point every N
 updates. Runs given the same NAME are seeds of one objective: the plot shows their mean and the
 min-max band, the table (printed, Markdown) mean ± std per update.
 """
@@ -15,17 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from scripts.fairseq_log import read_records  # noqa: E402
+from alignmlm.fairseq_log import read_records
 
 
 def curve(save_dir: Path, metric: str) -> dict:
     """{update: value} of `valid_align_<metric>` in SAVE_DIR/train.log."""
     log = save_dir / "train.log"
     if not log.is_file():
-        raise SystemExit(f"error: {log}: no training log (is {save_dir} a scripts/train.py save dir?)")
+        raise SystemExit(f"error: {log}: no training log (is {save_dir} a alignmlm train save dir?)")
     key = f"valid_align_{metric}"
     points = {int(r["valid_num_updates"]): float(r[key]) for r in read_records(log, "valid") if key in r}
     if not points:

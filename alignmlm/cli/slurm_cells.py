@@ -1,4 +1,4 @@
-"""One SLURM job per cell of a comparison (scripts/compare.py --slurm): submit the cells that are
+"""One SLURM job per cell of a comparison (alignmlm compare --slurm): submit the cells that are
 not finished, remember each cell's job in CELL/slurm_job.json so that running the comparison
 again neither submits a queued or running cell twice nor loses a finished one, and wait for them.
 """

@@ -1,15 +1,15 @@
 """Masked LM over the monolingual streams of a language pair (the MLM baseline's task, and the
 base of the other objectives' tasks).
 
-Data layout (what `python -m data_prep.prepare_pair` writes): DATA/dict.txt, the joint
+Data layout (what `alignmlm prepare-pair` writes): DATA/dict.txt, the joint
 dictionary, and DATA/LANG/{train,valid}.{bin,idx} for each language. The streams of all
 languages are concatenated; a split named `valid_LANG` loads one language only, so
 `--valid-subset valid,valid_en,valid_en_trans_inv` logs the loss per language as well.
 
 When DATA is the bin/ of a prepared pair, every validation also scores the word alignment of the
-input embeddings against the pair's bilingual dictionary (user_dir.alignment_benchmark), whatever
+input embeddings against the pair's bilingual dictionary (alignmlm.alignment_benchmark), whatever
 the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_nn`,
-`align_paper_p1_nn`, ... (percent), the same numbers scripts/evaluate_alignment.py reports.
+`align_paper_p1_nn`, ... (percent), the same numbers alignmlm evaluate-alignment reports.
 """
 import json
 import logging
@@ -66,7 +66,7 @@ def discover_languages(data_path: str) -> list:
     if not langs:
         raise FileNotFoundError(
             f"{root}: no language subdirectories with binarized data (LANG/train.idx); "
-            "prepare the data with `python -m data_prep.prepare_pair`")
+            "prepare the data with `alignmlm prepare-pair`")
     return langs
 
 
@@ -88,7 +88,7 @@ class MultilingualMLMTask(MaskedLMTask):
         super().__init__(cfg, dictionary)
         if cfg.mask_whole_words:
             raise ValueError("--mask-whole-words is not supported: it needs fairseq's --bpe "
-                             "settings; the pieces here come from data_prep's sentencepiece")
+                             "settings; the pieces here come from alignmlm.data_prep's sentencepiece")
         data_path = utils.split_paths(cfg.data)[0]
         self.langs = ([lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
                       if cfg.langs else discover_languages(data_path))

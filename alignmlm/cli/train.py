@@ -1,6 +1,6 @@
 """Pretrain one objective on a prepared pair with the real fairseq-train.
 
-    python scripts/train.py --objective mlm --data runs/data/en_trans_inv \\
+    alignmlm train --objective mlm --data runs/data/en_trans_inv \\
         --save-dir runs/mlm [--arch roberta_tiny] [--max-update 300] [-- EXTRA FAIRSEQ ARGS]
 
 Every objective gets the same architecture, tokens per batch, optimiser and schedule, so that
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from alignmlm import PLUGIN_DIR
 
 # objective -> (task, criterion, extra fairseq args)
 OBJECTIVES = {
@@ -44,7 +44,7 @@ def data_bin(data: Path) -> Path:
     if (data / "dict.txt").is_file():
         return data
     raise SystemExit(f"error: {data} is neither a prepared pair (pair.json) nor a fairseq data "
-                     "directory (dict.txt); run `python -m data_prep.prepare_pair` first")
+                     "directory (dict.txt); run `alignmlm prepare-pair` first")
 
 
 def flag_value(extra: list, flag: str):
@@ -79,12 +79,12 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list:
     if args.cpu_workers > 1:  # torchrun + gloo: distributed training without GPUs
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc-per-node", str(args.cpu_workers),
-                    str(REPO / "scripts" / "cpu_distributed_entry.py")]
+                    "-m", "alignmlm.cli.cpu_distributed_entry"]
     else:
         launcher = [sys.executable, "-m", "fairseq_cli.train"]
     return [
         *launcher, str(bin_dir),
-        "--user-dir", str(REPO / "user_dir"), "--task", task, "--criterion", criterion,
+        "--user-dir", str(PLUGIN_DIR), "--task", task, "--criterion", criterion,
         "--arch", architecture(args.objective, args.arch), "--tokens-per-sample", str(args.tokens_per_sample),
         "--max-tokens", str(args.max_tokens), "--update-freq", str(args.update_freq),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
@@ -109,8 +109,7 @@ def check_resume(args: argparse.Namespace) -> None:
     last = args.save_dir / "checkpoint_last.pt"
     if not last.is_file():
         return
-    sys.path.insert(0, str(REPO))
-    from user_dir.checkpoint import checkpoint_config, training_identity
+    from alignmlm.checkpoint import checkpoint_config, training_identity
 
     task, criterion, _ = OBJECTIVES[args.objective]
     wanted = {"task": task, "criterion": criterion, "arch": architecture(args.objective, args.arch),
@@ -130,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=sorted(OBJECTIVES), required=True,
                    help="pretraining objective")
     p.add_argument("--data", type=Path, required=True,
-                   help="prepared pair directory (from data_prep.prepare_pair) or its bin/")
+                   help="prepared pair directory (from alignmlm.data_prep.prepare_pair) or its bin/")
     p.add_argument("--save-dir", type=Path, required=True,
                    help="checkpoints, train.log and tensorboard/ go here")
     p.add_argument("--arch", default="roberta_tiny",
@@ -165,8 +164,7 @@ def main(argv=None) -> int:
     if args.dry_run:
         return 0
     args.save_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    return subprocess.call(command, env=env)
+    return subprocess.call(command)
 
 
 if __name__ == "__main__":

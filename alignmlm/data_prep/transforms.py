@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Sequence
 
-from user_dir.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exported)
+from alignmlm.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exported)
 
 WORD_ORDER_TRANSFORMS = ("inv", "perm")
 ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS

@@ -1,6 +1,6 @@
 """Word-embedding alignment of a model against its prepared pair's bilingual dictionary: the one
-implementation behind validation logging (every pretraining task), scripts/evaluate_alignment.py
-and scripts/compare.py, so that they all report the same numbers under the same names.
+implementation behind validation logging (every pretraining task), alignmlm evaluate-alignment
+and alignmlm compare, so that they all report the same numbers under the same names.
 
 What is scored (MUSE's conventions, README "Alignment metrics"):
 - queries are the dictionary's source words of a split (`train`: the pairs the alignment loss

@@ -2,7 +2,7 @@
 a node that cannot see the data, has fewer GPUs than processes or cannot write the save
 directory stops the job at once, with the host named, instead of hanging the other ranks.
 
-    python scripts/slurm/preflight.py --data BIN --save-dir DIR --device gpu --processes-per-node 8
+    python -m alignmlm.cli.slurm_preflight --data BIN --save-dir DIR --device gpu --processes-per-node 8
 """
 import argparse
 import os

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from user_dir.data.text_file import read_utf8
+from alignmlm.data.text_file import read_utf8
 
 
 def read_sentences(path: Path) -> list[str]:

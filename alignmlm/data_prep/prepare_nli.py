@@ -1,11 +1,11 @@
 """NLI data for zero-shot transfer on a synthetic pair: the original splits and their
 derived-language versions side by side, as the `nli` task reads them.
 
-    python -m data_prep.prepare_nli --train TRAIN --valid VALID --test TEST \\
+    alignmlm prepare-nli --train TRAIN --valid VALID --test TEST \\
         --transform trans+inv --out runs/nli/en_trans_inv [--seed 1] [--language en]
 
 Reads MNLI / SNLI / XNLI TSV or JSONL (told apart by header or keys, see
-user_dir.data.nli_reader) and writes OUT/{train,valid,test}.jsonl (premise, hypothesis, label)
+alignmlm.data.nli_reader) and writes OUT/{train,valid,test}.jsonl (premise, hypothesis, label)
 and OUT/{train,valid,test}_derived.jsonl: the words (whitespace-separated, a sentence-final
 ". ! ?" detached as in prepare_pair) of premise and hypothesis transformed separately, like the
 pretraining data: use the same --transform and --seed as prepare_pair. Both versions hold the
@@ -17,13 +17,13 @@ on; download elsewhere and copy the files over):
 
   # MNLI (GLUE): train 393k, dev_matched / dev_mismatched 10k each
   wget https://dl.fbaipublicfiles.com/glue/data/MNLI.zip && unzip MNLI.zip
-  python -m data_prep.prepare_nli --train MNLI/train.tsv --valid MNLI/dev_matched.tsv \\
+  alignmlm prepare-nli --train MNLI/train.tsv --valid MNLI/dev_matched.tsv \\
       --test MNLI/dev_mismatched.tsv --transform trans+inv --out runs/nli/mnli_trans_inv
 
   # XNLI, English (the paper's set): MNLI train from XNLI-MT, XNLI-1.0's dev and test
   wget https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip https://dl.fbaipublicfiles.com/XNLI/XNLI-MT-1.0.zip
   unzip XNLI-1.0.zip && unzip XNLI-MT-1.0.zip
-  python -m data_prep.prepare_nli --train XNLI-MT-1.0/multinli/multinli.train.en.tsv \\
+  alignmlm prepare-nli --train XNLI-MT-1.0/multinli/multinli.train.en.tsv \\
       --valid XNLI-1.0/xnli.dev.tsv --test XNLI-1.0/xnli.test.tsv --language en \\
       --transform trans+inv --out runs/nli/xnli_en_trans_inv
 
@@ -36,7 +36,7 @@ import json
 import sys
 from pathlib import Path
 
-from user_dir.data.nli_reader import read_nli
+from alignmlm.data.nli_reader import read_nli
 
 from .task_data import argument_parser, write_splits
 from .transforms import WordSentenceTransform, parse_transforms, split_final_punctuation

@@ -2,7 +2,7 @@
 
 fairseq's own torchrun detection divides by the number of CUDA devices, so on CPU each process
 passes its rank explicitly (DESIGN §4): gloo, legacy DDP, env:// rendezvous from torchrun.
-Used by `scripts/train.py --cpu-workers N`; not needed on GPUs.
+Used by `alignmlm train --cpu-workers N`; not needed on GPUs.
 """
 import os
 import sys

@@ -2,12 +2,12 @@
 
 Synthetic pair (English and a language derived from it, DESIGN §2):
 
-    python -m data_prep.prepare_pair --corpus data/en_ewt/pretrain.txt \\
+    alignmlm prepare-pair --corpus data/en_ewt/pretrain.txt \\
         --transform trans+inv --out runs/data/en_trans_inv
 
 Natural pair (two corpora and a MUSE dictionary `word translation` per line):
 
-    python -m data_prep.prepare_pair --corpus wiki.en.txt --lang1 en --corpus2 wiki.fr.txt \\
+    alignmlm prepare-pair --corpus wiki.en.txt --lang1 en --corpus2 wiki.fr.txt \\
         --lang2 fr --dictionary en-fr.txt --out runs/data/en_fr
 
 Output (OUT/):
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from user_dir.data.bilingual_dictionary import read_word_pairs, write_word_pairs
+from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
 
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import fingerprint, read_sentences, valid_mask
@@ -51,7 +51,7 @@ FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m data_prep.prepare_pair", description=__doc__,
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, required=True,
                    help="plain text of language 1, one sentence per line (UTF-8)")

@@ -1,15 +1,15 @@
 """Compare objectives on equal terms: pretrain each with several seeds, evaluate alignment and
 zero-shot transfer, and report means, spreads and the correlation the paper reports.
 
-    python scripts/compare.py --pair runs/data/en_trans_inv --pos runs/pos/en_trans_inv \\
+    alignmlm compare --pair runs/data/en_trans_inv --pos runs/pos/en_trans_inv \\
         [--nli runs/nli/en_trans_inv] --objectives mlm,align_mlm --seeds 1,2,3 --jobs 2 \\
         --out runs/compare
 
 A cell is one objective x pair x seed, in OUT/OBJECTIVE__TRANSFORM__seedS/:
-  1. pretrain with scripts/train.py (same size, batch, schedule for all; --seed S);
-  2. alignment: scripts/evaluate_alignment.py (held-out P@1 by NN and CSLS, the paper's
+  1. pretrain with alignmlm train (same size, batch, schedule for all; --seed S);
+  2. alignment: alignmlm evaluate-alignment (held-out P@1 by NN and CSLS, the paper's
      protocol, ...) -> alignment.json;
-  3. POS (and NLI with --nli): scripts/finetune.py's recipe from the checkpoint, fine-tuning
+  3. POS (and NLI with --nli): alignmlm finetune's recipe from the checkpoint, fine-tuning
      seed S: B_Z, B_S and delta = B_Z - B_S on the derived test set -> pos.json / nli.json.
 Each cell records in cell.json the settings and data fingerprints that produce it. A finished
 step is reused only when those are the same: a rerun with other settings (updates, model,
@@ -39,11 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from scripts import finetune, slurm_cells  # noqa: E402
-from scripts.fairseq_log import read_records  # noqa: E402
+from alignmlm.cli import finetune, slurm_cells
+from alignmlm.fairseq_log import read_records
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
 ALIGNMENT_COLUMNS = ["paper_p1_nn", "heldout_p1_nn", "heldout_p1_csls", "heldout_p5_nn",
@@ -112,7 +110,7 @@ def step(cell: Path, name: str, description: str, fn) -> dict:
 
 def run(command: list, log_path: Path, env: dict) -> None:
     with open(log_path, "w") as out:
-        if subprocess.call([str(c) for c in command], cwd=REPO, stdout=out,
+        if subprocess.call([str(c) for c in command], stdout=out,
                            stderr=subprocess.STDOUT, env=env):
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-20:])
             raise CellError(f"command failed, log {log_path}:\n{tail}")
@@ -182,7 +180,7 @@ def check_out(out: Path, cells: list, wanted: dict) -> None:
 
 
 def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
-    run([sys.executable, "scripts/train.py", "--objective", cell.objective, "--data", pair,
+    run([sys.executable, "-m", "alignmlm", "train", "--objective", cell.objective, "--data", pair,
          "--save-dir", cell.dir / "pretrain", "--max-update", args.max_update, "--arch", args.arch,
          "--save-interval-updates", args.max_update, "--lr", args.lr, "--seed", cell.seed,
          "--", "--validate-interval", "100000"],  # validate once, at the end
@@ -194,7 +192,7 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
 
 def alignment(cell: Cell, pair: Path, env: dict) -> dict:
     out = cell.dir / "alignment_eval.json"
-    run([sys.executable, "scripts/evaluate_alignment.py", "--checkpoint",
+    run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
          cell.dir / "pretrain" / "checkpoint_last.pt", "--pair", pair, "--output", out],
         cell.dir / "alignment.stdout", env)
     return json.loads(out.read_text())
@@ -208,7 +206,7 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
     record.write_text(json.dumps({**settings, "tasks": {**old_tasks, **settings["tasks"]}}, indent=2) + "\n")
     pre = step(cell.dir, "pretrain", f"{cell.name}: pretrain", lambda: pretrain(args, cell, pair, env))
     ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env))
-    from user_dir.alignment_benchmark import flat_metrics
+    from alignmlm.alignment_benchmark import flat_metrics
     scores = flat_metrics(ali)
     row = {"objective": cell.objective, "transform": cell.transform, "seed": cell.seed,
            **{c: scores.get(c) for c in ALIGNMENT_COLUMNS}, "valid_mlm_loss": pre["valid_mlm_loss"]}
@@ -245,7 +243,7 @@ def group(rows: list) -> dict:
 
 
 def correlation_lines(groups: dict, tasks: list) -> list:
-    from user_dir.correlation import correlate
+    from alignmlm.correlation import correlate
     lines = []
     for t in tasks:
         for column, label in CORRELATED:
@@ -360,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NLI directory of each --pair, in the same order (data_prep.prepare_nli); "
                    "without it, no NLI")
     p.add_argument("--objectives", default="mlm,align_mlm,xlm,dict_mlm",
-                   help="comma-separated objectives (scripts/train.py names)")
+                   help="comma-separated objectives (alignmlm train names)")
     p.add_argument("--seeds", default="1", help="comma-separated seeds, each a pretraining and "
                    "fine-tuning run of every cell (e.g. 1,2,3)")
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
@@ -369,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-update", type=int, default=1000, help="pretraining updates")
     p.add_argument("--lr", type=float, default=1e-3, help="pretraining peak learning rate")
     p.add_argument("--finetune-recipe", default="quick", choices=sorted(finetune.RECIPES),
-                   help="scripts/finetune.py's recipe: quick (CPU demo) or paper")
+                   help="alignmlm finetune's recipe: quick (CPU demo) or paper")
     p.add_argument("--finetune-updates", type=int,
                    help="quick recipe: fine-tuning updates per run (default: the recipe's 200)")
     p.add_argument("--slurm", action="store_true",

@@ -1,7 +1,7 @@
 """POS data for zero-shot transfer on a synthetic pair: the original CoNLL-U splits and their
 derived-language versions side by side, as the `pos_tagging` task reads them.
 
-    python -m data_prep.prepare_pos --conllu-dir data/en_ewt/pos --transform trans+inv \\
+    alignmlm prepare-pos --conllu-dir data/en_ewt/pos --transform trans+inv \\
         --out runs/pos/en_trans_inv [--seed 1]
 
 Writes OUT/{train,valid,test}.conllu (original; valid = the input's dev.conllu) and

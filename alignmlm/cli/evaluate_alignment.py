@@ -1,6 +1,6 @@
 """Word-embedding alignment of a checkpoint against its pair's bilingual dictionary.
 
-    python scripts/evaluate_alignment.py --checkpoint runs/align/checkpoint_last.pt \\
+    alignmlm evaluate-alignment --checkpoint runs/align/checkpoint_last.pt \\
         [--pair runs/data/en_trans_inv] [--output alignment.json]
 
 Prints (and writes to --output) JSON with, in percent (README "Alignment metrics"):
@@ -22,8 +22,6 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def check_dictionary(dictionary, pair_dir: Path, checkpoint: Path) -> None:
@@ -43,9 +41,9 @@ def check_dictionary(dictionary, pair_dir: Path, checkpoint: Path) -> None:
 
 
 def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
-    from user_dir.alignment_benchmark import AlignmentBenchmark
-    from user_dir.checkpoint import checkpoint_config, load_checkpoint
-    from user_dir.tasks.multilingual_mlm import prepared_pair
+    from alignmlm.alignment_benchmark import AlignmentBenchmark
+    from alignmlm.checkpoint import checkpoint_config, load_checkpoint
+    from alignmlm.tasks.multilingual_mlm import prepared_pair
 
     if not checkpoint.is_file():
         raise SystemExit(f"error: {checkpoint}: checkpoint not found")

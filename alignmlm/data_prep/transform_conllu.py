@@ -2,7 +2,7 @@
 together under the word-order transforms; `trans` marks every word form with the twin prefix
 (`§word`), which the fine-tuning tokenizer turns into the twins of the word's pieces.
 
-    python -m data_prep.transform_conllu --input data/en_ewt/pos/train.conllu \\
+    alignmlm transform-conllu --input data/en_ewt/pos/train.conllu \\
         --transform trans+inv --output runs/pos/en_trans_inv/train.conllu [--seed 1]
 
 Use the same --transform and --seed as for pretraining (prepare_pair), so both are the same
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import conllu
 
-from user_dir.data.conllu_reader import parse_conllu
+from alignmlm.data.conllu_reader import parse_conllu
 
 from .transforms import WordSentenceTransform, parse_transforms
 
