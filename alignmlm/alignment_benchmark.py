@@ -22,9 +22,7 @@ All figures are percentages.
 """
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +31,7 @@ from .alignment import bag_means
 from .data.alignment_pairs import pad_bags, word_tokenizer
 from .data.bilingual_dictionary import read_word_pairs
 from .models.embeddings import language_embeddings
+from .pair import PreparedPair
 from .retrieval import mean_top_k_cosine, precision_at_k, retrieve
 
 logger = logging.getLogger(__name__)
@@ -46,18 +45,16 @@ class AlignmentBenchmark:
     """Built once from a prepared pair and the model's fairseq dictionary; `evaluate(model)`
     scores any model with that dictionary."""
 
-    def __init__(self, pair_dir: Path | str, dictionary):
-        self.pair_dir = Path(pair_dir)
-        manifest = json.loads((self.pair_dir / "pair.json").read_text())
-        units = manifest.get("dictionary_units", "pieces")
-        token_ids = word_tokenizer(dictionary, units, self.pair_dir / manifest.get("spm_model", "spm.model"))
+    def __init__(self, pair: PreparedPair, dictionary):
+        self.pair_dir = pair.root
+        token_ids = word_tokenizer(dictionary, pair.dictionary_units, pair.spm_model)
         unk = dictionary.unk()
 
         def in_vocabulary(word: str):
             ids = token_ids(word)
             return ids if ids and unk not in ids else None
 
-        everything = read_word_pairs(self.pair_dir / "dict" / "all.txt")
+        everything = read_word_pairs(pair.bilingual_dictionary("all"))
         pieces = {w: in_vocabulary(w) for pair in everything for w in pair}
         self.out_of_vocabulary = sorted(w for w, ids in pieces.items() if ids is None)
         usable = [(s, t) for s, t in everything if pieces[s] and pieces[t]]
@@ -76,7 +73,7 @@ class AlignmentBenchmark:
         self.queries: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.pair_rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for split in SPLITS:
-            path = self.pair_dir / "dict" / f"{split}.txt"
+            path = pair.bilingual_dictionary(split)
             if not path.is_file() or not path.read_text(encoding="utf-8").strip():
                 continue  # e.g. no held-out pairs (--dict-train-fraction 1)
             pairs = [(s, t) for s, t in read_word_pairs(path) if pieces.get(s) and pieces.get(t)]
@@ -93,7 +90,7 @@ class AlignmentBenchmark:
                     torch.tensor(rows, dtype=torch.long).reshape(-1, 2))
 
         self.first_piece = dictionary.nspecial
-        self.twin_offset = int(manifest.get("twin_offset", 0))
+        self.twin_offset = pair.twin_offset
         logger.info("alignment benchmark of %s: %d source words, %d candidate target words; "
                     "queries: %s; %d words out of vocabulary", self.pair_dir, len(self.sources),
                     len(self.targets), ", ".join(f"{k} {len(v[0])}" for k, v in self.queries.items()),

@@ -1,24 +1,25 @@
-"""fairseq-train for one process of a CPU multi-process run started by torchrun.
+"""fairseq-hydra-train for one process of a CPU multi-process run started by torchrun.
 
 fairseq's own torchrun detection divides by the number of CUDA devices, so on CPU each process
-passes its rank explicitly (DESIGN §4): gloo, legacy DDP, env:// rendezvous from torchrun.
-Used by `alignmlm train --cpu-workers N`; not needed on GPUs.
+passes its rank explicitly (docs/design.md §4): gloo, legacy DDP, env:// rendezvous from torchrun.
+Each rank keeps hydra's files apart. Used by `alignmlm train --cpu-workers N`; not for GPUs.
 """
 import os
 import sys
 
-from fairseq_cli.train import cli_main
+from fairseq_cli.hydra_train import cli_main
 
 if __name__ == "__main__":
-    if "--distributed-world-size" in sys.argv:  # another value than torchrun's hangs the ranks
-        given = sys.argv[sys.argv.index("--distributed-world-size") + 1]
-        if given != os.environ["WORLD_SIZE"]:
-            sys.exit(f"error: --distributed-world-size {given} but torchrun launched "
-                     f"{os.environ['WORLD_SIZE']} processes (--nproc-per-node)")
+    world, rank = os.environ["WORLD_SIZE"], os.environ["RANK"]
+    for arg in sys.argv[1:]:  # another world size than torchrun's hangs the ranks
+        if arg.startswith("distributed_training.distributed_world_size=") and arg.split("=", 1)[1] != world:
+            sys.exit(f"error: {arg} but torchrun launched {world} processes (--nproc-per-node)")
     sys.argv += [
-        "--distributed-world-size", os.environ["WORLD_SIZE"],
-        "--distributed-rank", os.environ["RANK"],
-        "--distributed-init-method", "env://", "--distributed-no-spawn",
-        "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp",
+        "common.cpu=true", f"distributed_training.distributed_world_size={world}",
+        f"distributed_training.distributed_rank={rank}",
+        "distributed_training.distributed_init_method=env://",
+        "distributed_training.distributed_no_spawn=true",
+        "distributed_training.distributed_backend=gloo", "distributed_training.ddp_backend=legacy_ddp",
+        f"hydra.run.dir=${{checkpoint.save_dir}}/hydra/rank{rank}",
     ]
     cli_main()

@@ -22,13 +22,12 @@ import json
 import sys
 from pathlib import Path
 
+from alignmlm.pair import PairError, PreparedPair
 
 
-def check_dictionary(dictionary, pair_dir: Path, checkpoint: Path) -> None:
+def check_dictionary(dictionary, pair: PreparedPair, checkpoint: Path) -> None:
     """The checkpoint's tokens must be the pair's, in the same order (not just as many)."""
-    path = pair_dir / "bin" / "dict.txt"
-    if not path.is_file():
-        raise SystemExit(f"error: {pair_dir} is not a prepared pair (no bin/dict.txt)")
+    path = pair.fairseq_dictionary
     tokens = [line.rsplit(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
     first = dictionary.nspecial
     ours = dictionary.symbols[first:first + len(tokens)]
@@ -37,38 +36,40 @@ def check_dictionary(dictionary, pair_dir: Path, checkpoint: Path) -> None:
         where = (f"token {first + differ} is {ours[differ]!r} there, {tokens[differ]!r} in {path}"
                  if differ is not None else f"{len(dictionary)} tokens against {len(tokens)} "
                  f"in {path} (+{first} specials and <mask>)")
-        raise SystemExit(f"error: {checkpoint} was not trained on the data of {pair_dir}: {where}")
+        raise SystemExit(f"error: {checkpoint} was not trained on the data of {pair.root}: {where}")
 
 
 def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
     from alignmlm.alignment_benchmark import AlignmentBenchmark
     from alignmlm.checkpoint import checkpoint_config, load_checkpoint
-    from alignmlm.tasks.multilingual_mlm import prepared_pair
 
     if not checkpoint.is_file():
         raise SystemExit(f"error: {checkpoint}: checkpoint not found")
+    try:
+        pair = PreparedPair.load(pair_dir) if pair_dir is not None else None
+    except PairError as err:
+        raise SystemExit(f"error: --pair {err}") from None
     trained_on = Path(checkpoint_config(checkpoint)["task"]["data"])
     data = None
     if not (trained_on / "dict.txt").is_file():  # moved, or relative to another directory
-        if pair_dir is None:
+        if pair is None:
             raise SystemExit(f"error: {checkpoint} was trained on {trained_on}, which is not "
                              "found from here; pass --pair")
-        data = pair_dir / "bin"
+        data = pair.bin_dir
         print(f"warning: {checkpoint}'s training data {trained_on} is not found from here: its "
-              f"dictionary cannot be compared with {pair_dir}'s; using the latter",
+              f"dictionary cannot be compared with {pair.root}'s; using the latter",
               file=sys.stderr)
     model, task = load_checkpoint(checkpoint, data=data)
-    if pair_dir is None:
-        pair_dir = prepared_pair(task.cfg.data)[0]
-    if pair_dir is None or not (pair_dir / "pair.json").is_file():
+    pair = pair or getattr(task, "pair", None)
+    if pair is None:
         raise SystemExit(f"error: no prepared pair found for {checkpoint}; pass --pair")
-    check_dictionary(task.dictionary, pair_dir, checkpoint)
+    check_dictionary(task.dictionary, pair, checkpoint)
     bench = getattr(task, "alignment_benchmark", None)  # built by the task for validation
-    if bench is None or bench.pair_dir.resolve() != pair_dir.resolve():
-        bench = AlignmentBenchmark(pair_dir, task.dictionary)
+    if bench is None or bench.pair_dir != pair.root:
+        bench = AlignmentBenchmark(pair, task.dictionary)
     result = bench.evaluate(model)
     encoder = getattr(model, "encoder", None)
-    return {"checkpoint": str(checkpoint), "pair": str(pair_dir),
+    return {"checkpoint": str(checkpoint), "pair": str(pair.root),
             "language_embeddings": getattr(encoder, "embed_langs", None) is not None, **result}
 
 

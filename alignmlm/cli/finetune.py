@@ -35,6 +35,7 @@ from pathlib import Path
 
 from alignmlm import PLUGIN_DIR
 from alignmlm.fairseq_log import read_records
+from alignmlm.models.architectures import size_name
 
 # transfer task -> (fairseq task, criterion, fine-tuning model family)
 TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
@@ -86,7 +87,7 @@ def count_examples(task: str, data: Path, split: str) -> int:
 def finetuning_arch(pretrained_arch: str, family: str) -> str:
     """roberta_tiny / roberta_lang_tiny -> roberta_tagger_tiny: the same size (the language
     embeddings of an XLM checkpoint come with its weights)."""
-    size = pretrained_arch.removeprefix("roberta").removeprefix("_lang").lstrip("_")
+    size = size_name(pretrained_arch)
     return f"{family}_{size}" if size else family
 
 

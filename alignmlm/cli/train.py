@@ -1,124 +1,128 @@
-"""Pretrain one objective on a prepared pair with the real fairseq-train.
+"""Pretrain one objective on a prepared pair with the real fairseq-hydra-train.
 
-    alignmlm train --objective mlm --data runs/data/en_trans_inv \\
-        --save-dir runs/mlm [--arch roberta_tiny] [--max-update 300] [-- EXTRA FAIRSEQ ARGS]
+    alignmlm train --objective align_mlm --data runs/data/en_trans_inv --save-dir runs/align \\
+        [--max-update 800] [--size paper] [--run gpu1] [-- HYDRA OVERRIDES]
 
-Every objective gets the same architecture, tokens per batch, optimiser and schedule, so that
-runs are comparable; anything after `--` is passed to fairseq-train unchanged and wins. The
-command is printed before it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt.
+The run is configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml (+ the --run, --size and
+--precision configs): every objective gets the same model, batch, optimiser and schedule. The
+flags below override single settings of those files; anything after `--` is passed to hydra as
+it is (`key=value`, e.g. `dataset.validate_interval=5`) and wins. The command is printed before
+it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt when it is the same run.
 """
+from __future__ import annotations
+
 import argparse
-import json
-import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from alignmlm import PLUGIN_DIR
+import yaml
 
-# objective -> (task, criterion, extra fairseq args)
-OBJECTIVES = {
-    "mlm": ("multilingual_mlm", "masked_lm", []),
-    "align_mlm": ("align_mlm", "align_mlm", ["--align-weight", "10"]),
-    "xlm": ("xlm", "masked_lm", ["--tlm-fraction", "0.25"]),
-    "dict_mlm": ("dict_mlm", "masked_lm", ["--dict-mlm-mode", "input", "--dict-mlm-prob", "0.5"]),
+from alignmlm import CONFIG_DIR, PLUGIN_DIR
+from alignmlm.pair import PARALLEL_SUBDIR, PairError, PreparedPair
+from alignmlm.pretraining_config import BASE_CONFIG, choices
+
+# friendly flag -> (config key, type, what it sets); the defaults are the configs' (--help shows them)
+SETTINGS = {
+    "arch": ("model._name", str, "model: roberta_tiny (tests, CPU demo) or roberta_align_paper "
+             "(the paper's); XLM trains the language-embedding twin of the same size"),
+    "max_update": ("optimization.max_update", int, "training updates"),
+    "warmup_updates": ("lr_scheduler.warmup_updates", int, "linear warm-up updates"),
+    "lr": ("optimization.lr", float, "peak learning rate"),
+    "tokens_per_sample": ("task.tokens_per_sample", int, "block length in tokens"),
+    "max_tokens": ("dataset.max_tokens", int, "tokens per batch per worker"),
+    "update_freq": ("optimization.update_freq", int, "batches accumulated per update"),
+    "save_interval_updates": ("checkpoint.save_interval_updates", int,
+                              "validate and save checkpoint_last.pt every N updates"),
+    "log_interval": ("common.log_interval", int, "log training stats every N updates"),
+    "seed": ("common.seed", int, "random seed"),
 }
-# XLM needs language embeddings: the same size, from the roberta_lang family
-LANGUAGE_EMBEDDING_OBJECTIVES = {"xlm"}
+LIST_SETTINGS = {"optimization.lr", "optimization.update_freq"}  # fairseq keeps one per epoch
 
 
-def architecture(objective: str, arch: str) -> str:
-    if objective in LANGUAGE_EMBEDDING_OBJECTIVES and not arch.startswith("roberta_lang"):
-        return arch.replace("roberta_", "roberta_lang_", 1)
-    return arch
+def base_value(key: str):
+    """The value configs/pretrain.yaml gives `key`, or None where it keeps fairseq's default."""
+    node = yaml.safe_load((CONFIG_DIR / f"{BASE_CONFIG}.yaml").read_text())
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node[0] if isinstance(node, list) else node
 
 
-def data_bin(data: Path) -> Path:
-    """Accept a prepared pair (with pair.json) or its bin/ directory."""
-    if (data / "pair.json").is_file():
-        manifest = json.loads((data / "pair.json").read_text())
-        if not manifest.get("complete"):
-            raise SystemExit(f"error: {data} holds an unfinished data preparation; rerun it")
-        return data / manifest["data"]
-    if (data / "dict.txt").is_file():
-        return data
-    raise SystemExit(f"error: {data} is neither a prepared pair (pair.json) nor a fairseq data "
-                     "directory (dict.txt); run `alignmlm prepare-pair` first")
-
-
-def flag_value(extra: list, flag: str):
-    """The value given to `flag` in fairseq arguments (`--flag V` or `--flag=V`), or None."""
-    for i, arg in enumerate(extra):
-        if arg == flag and i + 1 < len(extra):
-            return extra[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+def data_dir(data: Path) -> tuple[Path, list[str], PreparedPair | None]:
+    """(fairseq data directory, languages, pair) of a prepared pair or of its bin/."""
+    try:
+        pair = PreparedPair.load(data)
+        return pair.bin_dir, pair.languages, pair
+    except PairError as err:
+        if (data / "pair.json").is_file() or not (data / "dict.txt").is_file():
+            raise SystemExit(f"error: --data {err}") from None
+    langs = sorted(d.name for d in data.iterdir()
+                   if d.is_dir() and d.name != PARALLEL_SUBDIR and any(d.glob("*.idx")))
+    return data.resolve(), langs, None
 
 
 def check_extra(args: argparse.Namespace, extra: list) -> None:
-    """Refuse fairseq arguments that would go wrong silently or late, before anything starts."""
-    world = flag_value(extra, "--distributed-world-size")
-    if world is not None and int(world) != args.cpu_workers:
-        raise SystemExit(f"error: --distributed-world-size {world} but --cpu-workers "
-                         f"{args.cpu_workers} processes are launched: the ranks would wait "
-                         "forever for each other; set --cpu-workers instead")
-    if "--bf16" in extra or "--memory-efficient-bf16" in extra:
-        raise SystemExit("error: fairseq-train's --bf16 switches fairseq 0.12 to TPU mode; on "
-                         "GPUs use --fp16 or --amp, or bf16 through the hydra configs "
-                         "(+precision=bf16, README 'Cluster')")
+    """Refuse hydra overrides that would go wrong silently or late, before anything starts."""
+    flags = [arg for arg in extra if arg.startswith("--")]
+    if flags:
+        raise SystemExit(f"error: after `--` give hydra overrides (key=value, e.g. "
+                         f"dataset.max_epoch=3), not fairseq-train flags: {' '.join(flags)}")
+    for arg in extra:
+        key, _, value = arg.lstrip("+").partition("=")
+        if key == "distributed_training.distributed_world_size" and int(value) != args.cpu_workers \
+                and args.cpu_workers > 1:
+            raise SystemExit(f"error: {arg} but --cpu-workers {args.cpu_workers} processes are "
+                             "launched: the ranks would wait forever for each other; set "
+                             "--cpu-workers instead")
 
 
-def fairseq_command(args: argparse.Namespace, extra: list) -> list:
-    task, criterion, objective_args = OBJECTIVES[args.objective]
-    bin_dir = data_bin(args.data)
-    langs = [d.name for d in sorted(bin_dir.iterdir()) if d.is_dir() and d.name != "para"]
-    valid_subsets = ",".join(["valid"] + [f"valid_{lang}" for lang in langs])
-    save_dir = args.save_dir
+def hydra_overrides(args: argparse.Namespace, extra: list) -> list[str]:
+    bin_dir, langs, _ = data_dir(args.data)
+    overrides = [f"+objective={args.objective}"]
+    overrides += [f"+{group}={getattr(args, group)}" for group in ("run", "size", "precision")
+                  if getattr(args, group)]
+    overrides += [f"task.data={bin_dir}", f"common.user_dir={PLUGIN_DIR}",
+                  f"checkpoint.save_dir={args.save_dir.resolve()}",
+                  "dataset.valid_subset='" + ",".join(["valid"] + [f"valid_{lang}" for lang in langs]) + "'"]  # quoted: a comma means a sweep to hydra
+    for name, (key, _, _) in SETTINGS.items():
+        value = getattr(args, name)
+        if value is not None:
+            overrides.append(f"{key}=[{value}]" if key in LIST_SETTINGS else f"{key}={value}")
+    return overrides + extra
+
+
+def fairseq_command(args: argparse.Namespace, extra: list) -> list[str]:
     if args.cpu_workers > 1:  # torchrun + gloo: distributed training without GPUs
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    "--nproc-per-node", str(args.cpu_workers),
-                    "-m", "alignmlm.cli.cpu_distributed_entry"]
+                    "--nproc-per-node", str(args.cpu_workers), "-m", "alignmlm.cli.cpu_distributed_entry"]
     else:
-        launcher = [sys.executable, "-m", "fairseq_cli.train"]
-    return [
-        *launcher, str(bin_dir),
-        "--user-dir", str(PLUGIN_DIR), "--task", task, "--criterion", criterion,
-        "--arch", architecture(args.objective, args.arch), "--tokens-per-sample", str(args.tokens_per_sample),
-        "--max-tokens", str(args.max_tokens), "--update-freq", str(args.update_freq),
-        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
-        "--weight-decay", "0.01", "--clip-norm", "1.0", "--lr", str(args.lr),
-        "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(args.warmup_updates),
-        "--total-num-update", str(args.max_update), "--max-update", str(args.max_update),
-        "--seed", str(args.seed), "--valid-subset", valid_subsets,
-        "--validate-interval-updates", str(args.save_interval_updates),
-        "--save-interval-updates", str(args.save_interval_updates), "--no-epoch-checkpoints",
-        "--keep-interval-updates", "1", "--save-dir", str(save_dir),
-        "--tensorboard-logdir", str(save_dir / "tensorboard"),
-        "--log-format", "json", "--log-interval", str(args.log_interval),
-        "--log-file", str(save_dir / "train.log"), "--num-workers", "0",
-        *objective_args, *extra,
-    ]
+        launcher = [sys.executable, "-m", "fairseq_cli.hydra_train"]
+    return [*launcher, "--config-dir", str(CONFIG_DIR), "--config-name", BASE_CONFIG,
+            *hydra_overrides(args, extra)]
 
 
-def check_resume(args: argparse.Namespace) -> None:
-    """A save directory that holds a checkpoint is resumed by fairseq-train: refuse it when that
+def check_resume(args: argparse.Namespace, extra: list) -> None:
+    """A save directory that holds a checkpoint is resumed by fairseq: refuse it when that
     checkpoint is of another objective, architecture or data, which fairseq would otherwise
     continue as if it were this run (or fail late, with an unhelpful assertion)."""
     last = args.save_dir / "checkpoint_last.pt"
     if not last.is_file():
         return
     from alignmlm.checkpoint import checkpoint_config, training_identity
+    from alignmlm.models.architectures import language_embedding_arch
+    from alignmlm.pretraining_config import compose
 
-    task, criterion, _ = OBJECTIVES[args.objective]
-    wanted = {"task": task, "criterion": criterion, "arch": architecture(args.objective, args.arch),
-              "data": str(data_bin(args.data).resolve())}
+    cfg = compose(args.objective, [o for o in hydra_overrides(args, extra) if not o.startswith("+objective=")])
+    arch = cfg.model._name
+    wanted = {"task": cfg.task._name, "criterion": cfg.criterion._name,
+              "arch": language_embedding_arch(arch) if cfg.task._name == "xlm" else arch,
+              "data": str(Path(cfg.task.data).resolve())}
     found = training_identity(checkpoint_config(last))
     differ = [f"{key} {found[key]} (asked: {wanted[key]})" for key in wanted if found[key] != wanted[key]]
     if differ:
         raise SystemExit(f"error: {args.save_dir} holds a checkpoint of another run: "
-                         f"{'; '.join(differ)}. fairseq-train would resume it as this one. Use "
+                         f"{'; '.join(differ)}. fairseq would resume it as this one. Use "
                          "another --save-dir (or remove its checkpoints to start over)")
     print(f"resuming {last} (same objective, architecture and data)", flush=True)
 
@@ -126,40 +130,35 @@ def check_resume(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--objective", choices=sorted(OBJECTIVES), required=True,
-                   help="pretraining objective")
+    p.add_argument("--objective", choices=choices("objective"), required=True,
+                   help="pretraining objective: configs/objective/OBJECTIVE.yaml")
     p.add_argument("--data", type=Path, required=True,
-                   help="prepared pair directory (from alignmlm.data_prep.prepare_pair) or its bin/")
+                   help="prepared pair directory (from alignmlm prepare-pair) or its bin/")
     p.add_argument("--save-dir", type=Path, required=True,
-                   help="checkpoints, train.log and tensorboard/ go here")
-    p.add_argument("--arch", default="roberta_tiny",
-                   help="roberta_tiny (tests, CPU demo) or roberta_align_paper (8x512); for xlm "
-                   "the roberta_lang_* twin of the same size (language embeddings) is used")
-    p.add_argument("--max-update", type=int, default=300, help="training updates")
-    p.add_argument("--warmup-updates", type=int, default=30, help="linear warm-up updates")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (paper: 1e-4)")
-    p.add_argument("--tokens-per-sample", type=int, default=128,
-                   help="block length in tokens (paper: 512)")
-    p.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch per worker")
-    p.add_argument("--update-freq", type=int, default=1, help="batches accumulated per update")
-    p.add_argument("--save-interval-updates", type=int, default=100,
-                   help="validate and save checkpoint_last.pt every N updates")
-    p.add_argument("--log-interval", type=int, default=10, help="log training stats every N updates")
-    p.add_argument("--seed", type=int, default=1, help="random seed")
+                   help="checkpoints, train.log, tensorboard/ and hydra/ go here")
+    for group, what in (("run", "devices: cpu, one GPU, a node of 8 GPUs (default: fairseq's, "
+                         "every visible GPU)"),
+                        ("size", "the paper's model, batch and schedule (default: the tiny CPU recipe)"),
+                        ("precision", "fp16 / bf16 / amp / fp32 on GPUs (default: the run config's)")):
+        p.add_argument(f"--{group}", choices=choices(group), help=f"configs/{group}/: {what}")
+    for name, (key, kind, what) in SETTINGS.items():
+        default = base_value(key)
+        source = f"{default}, configs/{BASE_CONFIG}.yaml" if default is not None else "fairseq's"
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{what} ({key}; default {source})")
     p.add_argument("--cpu-workers", type=int, default=1,
                    help="data-parallel processes on the CPU (torchrun, gloo); --max-tokens is "
-                   "per worker. For GPUs use the SLURM/multi-GPU launchers instead")
+                   "per worker. For GPUs use --run or the SLURM template instead")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     return p
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     check_extra(args, extra)
-    check_resume(args)
     command = fairseq_command(args, extra)
+    check_resume(args, extra)
     print("+ " + shlex.join(command), flush=True)
     if args.dry_run:
         return 0

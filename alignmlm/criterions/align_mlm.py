@@ -18,13 +18,14 @@ from omegaconf import II
 
 from ..alignment import WeightSchedule, bag_means, pair_loss
 from ..models.embeddings import input_embedding_matrix
+from ..tasks.bilingual_dictionary import AlignMLMTask
 
 
 @dataclass
 class AlignMLMCriterionConfig(MaskedLmConfig):
     align_weight: str = field(default="10", metadata={
-        "help": "λ, the alignment loss weight: a number (paper: 10) or a piecewise-linear "
-        "schedule UPDATE:VALUE,... e.g. 0:0,2000:10"})
+        "help": "λ, the alignment loss weight (default: the paper's): a number or a "
+        "piecewise-linear schedule UPDATE:VALUE,... e.g. 0:0,2000:10"})
     align_loss: ChoiceEnum(["cosine", "l2"]) = field(default="cosine", metadata={
         "help": "cosine: minus the mean cosine of pairs (the paper); l2: the mean L2 distance "
         "(the authors' early version)"})
@@ -37,9 +38,9 @@ class AlignMLMCriterionConfig(MaskedLmConfig):
 class AlignMLMLoss(MaskedLmLoss):
     def __init__(self, cfg: AlignMLMCriterionConfig, task):
         super().__init__(cfg, task)
-        if not hasattr(task, "align_pairs"):
-            raise ValueError("--criterion align_mlm needs --task align_mlm, which reads the "
-                             "bilingual dictionary")
+        if not isinstance(task, AlignMLMTask):
+            raise ValueError(f"--criterion align_mlm needs --task align_mlm (got "
+                             f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only")
         self.weight = WeightSchedule(cfg.align_weight)
         self.kind = str(cfg.align_loss)
         self.pairs_per_step = cfg.align_pairs_per_step
@@ -49,7 +50,7 @@ class AlignMLMLoss(MaskedLmLoss):
     def _pairs(self, device, update: int, training: bool):
         pairs = self._pairs_by_device.get(device)
         if pairs is None:
-            pairs = self._pairs_by_device[device] = self.task.align_pairs.to(device)
+            pairs = self._pairs_by_device[device] = self.task.dictionary_pairs.to(device)
         if training and 0 < self.pairs_per_step < len(pairs):
             # seeded by the update, so every worker draws the same pairs
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + update)

@@ -94,5 +94,5 @@ def build_pair_bags(word_pairs: Sequence[tuple[str, str]], token_ids: Callable[[
         raise ValueError(f"{name}: none of its {len(word_pairs)} pairs is usable (out of "
                          f"vocabulary: {stats['oov']}, skipped multi-piece: "
                          f"{stats['skipped_multi_piece']}); e.g. {'; '.join(oov_examples)}. "
-                         "Is it the dictionary of this data, with the right --align-dict-units?")
+                         "Is it the dictionary of this data, with the right --dict-units?")
     return PairBags(pad_bags(sources), pad_bags(targets), stats)

@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
 
+from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import fingerprint, read_sentences, valid_mask
 from .dictionary import (dictionary_coverage, joint_tokens, parse_band, piece_counts,
@@ -46,8 +47,6 @@ from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
-MANIFEST = "pair.json"
-FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +244,7 @@ def binarize(args, out: Path, kind: str, stats: dict) -> None:
     bin_dir, dict_path = out / "bin", str(out / "bin" / "dict.txt")
     seconds = 0.0
     if kind == "synthetic":  # every sentence is parallel: binarize once, link the streams
-        para = bin_dir / "para"
+        para = bin_dir / PARALLEL_SUBDIR
         seconds += fairseq_preprocess(
             ["--source-lang", args.lang1, "--target-lang", args.lang2, "--srcdict", dict_path,
              "--tgtdict", dict_path, "--destdir", str(para), *common], "preprocess.log")

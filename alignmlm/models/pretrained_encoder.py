@@ -7,7 +7,7 @@ import torch
 from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import RobertaEncoder, RobertaModel, base_architecture
 
-from .architectures import roberta_align_paper, roberta_tiny
+from .architectures import register_sizes
 from .roberta_lang import RobertaLangEncoder
 
 
@@ -88,12 +88,7 @@ def finetuning_architecture(args):
     base_architecture(args)
 
 
-def register_sizes(model_name: str) -> None:
-    """MODEL (RoBERTa base), MODEL_tiny (roberta_tiny's size) and MODEL_align_paper
-    (roberta_align_paper's) for a registered fine-tuning model."""
+def register_finetuning_sizes(model_name: str) -> None:
+    """MODEL (RoBERTa base) and MODEL_tiny, MODEL_align_paper, ... for a fine-tuning model."""
     register_model_architecture(model_name, model_name)(finetuning_architecture)
-    for suffix, size in (("tiny", roberta_tiny), ("align_paper", roberta_align_paper)):
-        def arch(args, size=size):
-            args.num_langs = getattr(args, "num_langs", None) or 0
-            size(args)
-        register_model_architecture(model_name, f"{model_name}_{suffix}")(arch)
+    register_sizes(model_name, finetuning_architecture)

@@ -5,7 +5,7 @@ starts fresh. Archs roberta_classifier, roberta_classifier_tiny, roberta_classif
 from fairseq.models import register_model
 from fairseq.models.roberta.model import RobertaClassificationHead
 
-from .pretrained_encoder import PretrainedEncoderModel, register_sizes
+from .pretrained_encoder import PretrainedEncoderModel, register_finetuning_sizes
 
 
 @register_model("roberta_classifier")
@@ -21,4 +21,4 @@ class RobertaClassifierModel(PretrainedEncoderModel):
         return self.class_head(self.features(src_tokens, src_lang_ids))
 
 
-register_sizes("roberta_classifier")
+register_finetuning_sizes("roberta_classifier")

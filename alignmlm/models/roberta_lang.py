@@ -14,7 +14,7 @@ from fairseq.models.roberta.model import RobertaEncoder, RobertaModel, base_arch
 from fairseq.utils import safe_hasattr
 from omegaconf import OmegaConf
 
-from .architectures import set_size
+from .architectures import register_sizes
 
 
 @register_model("roberta_lang")
@@ -100,19 +100,8 @@ class RobertaLangEncoder(RobertaEncoder):
 
 @register_model_architecture("roberta_lang", "roberta_lang")
 def base_lang_architecture(args):
-    args.num_langs = getattr(args, "num_langs", 0)
+    args.num_langs = getattr(args, "num_langs", None) or 0
     base_architecture(args)
 
 
-@register_model_architecture("roberta_lang", "roberta_lang_tiny")
-def roberta_lang_tiny(args):
-    """roberta_tiny's size with language embeddings available."""
-    args.num_langs = getattr(args, "num_langs", 0)
-    set_size(args, layers=2, dim=64, heads=4, ffn=256)
-
-
-@register_model_architecture("roberta_lang", "roberta_lang_align_paper")
-def roberta_lang_align_paper(args):
-    """roberta_align_paper's size (8 x 512) with language embeddings available."""
-    args.num_langs = getattr(args, "num_langs", 0)
-    set_size(args, layers=8, dim=512, heads=8, ffn=2048)
+register_sizes("roberta_lang", base_lang_architecture)

@@ -4,7 +4,7 @@ the head starts fresh. Archs roberta_tagger, roberta_tagger_tiny, roberta_tagger
 import torch.nn as nn
 from fairseq.models import register_model
 
-from .pretrained_encoder import PretrainedEncoderModel, register_sizes
+from .pretrained_encoder import PretrainedEncoderModel, register_finetuning_sizes
 
 
 @register_model("roberta_tagger")
@@ -18,4 +18,4 @@ class RobertaTaggerModel(PretrainedEncoderModel):
         return self.tag_head(self.features(src_tokens, src_lang_ids))
 
 
-register_sizes("roberta_tagger")
+register_finetuning_sizes("roberta_tagger")

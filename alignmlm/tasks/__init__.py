@@ -1,4 +1,4 @@
 # fairseq imports this package for --user-dir; criterions and the checkpoint allow-list come
 # along so that training and resuming find them.
 from .. import checkpoint, criterions  # noqa: F401
-from . import align_mlm, dict_mlm, multilingual_mlm, nli, pos_tagging, xlm  # noqa: F401
+from . import bilingual_dictionary, dict_mlm, multilingual_mlm, nli, pos_tagging, xlm  # noqa: F401

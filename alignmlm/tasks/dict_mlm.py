@@ -5,7 +5,7 @@
     and the model must still predict the original token;
 --dict-mlm-mode target (Chaudhary et al. 2020): with that probability the model must predict
     a translation of the masked token instead of the token.
-The dictionary is read like ALIGN-MLM's (--align-dict, default the pair's dict/train.txt),
+The dictionary is the bilingual-dictionary task's (--bilingual-dict, as ALIGN-MLM), read
 in both directions; only single-piece pairs can substitute tokens. Draws are deterministic per
 (seed, epoch, sample), so a resumed run sees the same data.
 """
@@ -16,13 +16,13 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from ..data.dict_substitution import DictSubstitutionDataset, translation_table
-from .align_mlm import AlignMLMConfig, AlignMLMTask
+from .bilingual_dictionary import BilingualDictionaryConfig, BilingualDictionaryTask
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class DictMLMConfig(AlignMLMConfig):
+class DictMLMConfig(BilingualDictionaryConfig):
     dict_mlm_mode: ChoiceEnum(["input", "target"]) = field(default="input", metadata={
         "help": "input: show a masked token's translation, predict the token (DICT-MLM-50 of "
         "the ALIGN-MLM authors); target: predict the translation (Chaudhary et al.)"})
@@ -31,18 +31,17 @@ class DictMLMConfig(AlignMLMConfig):
 
 
 @register_task("dict_mlm", dataclass=DictMLMConfig)
-class DictMLMTask(AlignMLMTask):
-    """Reads the dictionary as AlignMLMTask does (and reports the same P@1 at validation);
-    train it with --criterion masked_lm: no alignment loss."""
+class DictMLMTask(BilingualDictionaryTask):
+    """Train it with --criterion masked_lm: no alignment loss."""
 
     cfg: DictMLMConfig
 
     def __init__(self, cfg: DictMLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
-        pairs = self.align_pairs.single_piece_pairs()
+        pairs = self.dictionary_pairs.single_piece_pairs()
         if len(pairs) == 0:
             raise ValueError("dict_mlm: the dictionary has no pair of single pieces to "
-                             "substitute; check --align-dict")
+                             "substitute; check --bilingual-dict")
         self.table, self.counts = translation_table(pairs, len(self.dictionary))
         logger.info("dict_mlm: mode %s, p=%.2f, %d tokens have a translation",
                     cfg.dict_mlm_mode, cfg.dict_mlm_prob, (self.counts > 0).sum())

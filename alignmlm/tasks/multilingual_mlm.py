@@ -11,7 +11,6 @@ input embeddings against the pair's bilingual dictionary (alignmlm.alignment_ben
 the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_nn`,
 `align_paper_p1_nn`, ... (percent), the same numbers alignmlm evaluate-alignment reports.
 """
-import json
 import logging
 import os
 import re
@@ -28,11 +27,10 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
 from ..kernels import describe, fused_kernels
+from ..pair import PARALLEL_SUBDIR, PreparedPair
 
 logger = logging.getLogger(__name__)
 
-PARALLEL_SUBDIR = "para"
-PAIR_MANIFEST = "pair.json"
 ALIGN_METRIC = re.compile(r"^align_\w+_p\d+_(nn|csls)$")  # not the criterion's align_loss
 
 
@@ -47,13 +45,6 @@ class MultilingualMLMConfig(MaskedLMConfig):
         "help": "at every validation, score the input embeddings' word alignment against the "
         "prepared pair's bilingual dictionary (held-out and training source words, NN and "
         "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"})
-
-
-def prepared_pair(data_path: str):
-    """(directory, manifest) of the prepared pair whose bin/ is `data_path`, else (None, {})."""
-    root = Path(data_path).resolve().parent
-    manifest = root / PAIR_MANIFEST
-    return (root, json.loads(manifest.read_text())) if manifest.is_file() else (None, {})
 
 
 def discover_languages(data_path: str) -> list:
@@ -94,10 +85,10 @@ class MultilingualMLMTask(MaskedLMTask):
                       if cfg.langs else discover_languages(data_path))
         logger.info("languages: %s", ", ".join(self.langs))
         logger.info(describe(fused_kernels()))
-        pair_dir, _ = prepared_pair(data_path)
+        self.pair = PreparedPair.of_data(data_path)  # None for a plain fairseq data directory
         self.alignment_benchmark = None
-        if cfg.eval_alignment and pair_dir is not None and (pair_dir / "dict" / "all.txt").is_file():
-            self.alignment_benchmark = AlignmentBenchmark(pair_dir, self.dictionary)
+        if cfg.eval_alignment and self.pair is not None:
+            self.alignment_benchmark = AlignmentBenchmark(self.pair, self.dictionary)
         self.num_updates = 0
         self._alignment_scores: tuple[int, dict] = (-1, {})
 

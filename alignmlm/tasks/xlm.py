@@ -1,8 +1,9 @@
 """XLM's objective (Lample & Conneau 2019) on a language pair: MLM on each language's stream
 plus TLM on concatenated parallel pairs `<s> original </s> derived </s>`, every token carrying
 its language id and, in TLM samples, positions that restart at 0 for the second sentence.
-15% masking with 80/10/10 over the whole sample. Use with a `roberta_lang_*` architecture
-and --num-langs (set automatically to the number of languages).
+15% masking with 80/10/10 over the whole sample. The model is the `roberta_lang` twin of the
+asked architecture (same size, plus language embeddings; --num-langs defaults to the number of
+languages).
 
 Parallel data: DATA/para/{split}.L1-L2.{L1,L2} (what data_prep.prepare_pair writes for a
 synthetic pair). A seeded random --tlm-fraction of its sentence pairs become TLM samples
@@ -19,8 +20,10 @@ from fairseq.data import ConcatDataset, data_utils
 from fairseq.tasks import register_task
 from omegaconf import OmegaConf, open_dict
 
+from ..models.architectures import language_embedding_arch
 from ..data.token_features import ConstantTokenDataset, ParallelPairDataset, PositionDataset
-from .multilingual_mlm import PARALLEL_SUBDIR, MultilingualMLMConfig, MultilingualMLMTask, split_languages
+from ..pair import PARALLEL_SUBDIR
+from .multilingual_mlm import MultilingualMLMConfig, MultilingualMLMTask, split_languages
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +45,19 @@ class XLMTask(MultilingualMLMTask):
             raise ValueError(f"--tlm-fraction must be in [0, 1], got {cfg.tlm_fraction}")
 
     def build_model(self, cfg, from_checkpoint=False):
+        """The language-embedding twin of the asked architecture, of the same size, so that every
+        objective is configured with the same `model._name` (roberta_tiny -> roberta_lang_tiny)."""
         num_langs = getattr(cfg, "num_langs", None) or 0
-        if num_langs == 0:  # default: one language embedding per language of the data
-            with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
-                cfg.num_langs = len(self.langs)
-        elif num_langs < len(self.langs):
+        if 0 < num_langs < len(self.langs):
             raise ValueError(f"--num-langs {num_langs} is smaller than the {len(self.langs)} "
                              f"languages of the data ({', '.join(self.langs)})")
+        with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
+            arch = language_embedding_arch(getattr(cfg, "_name", None) or cfg.arch)
+            cfg._name = arch
+            if getattr(cfg, "arch", None):
+                cfg.arch = arch
+            if num_langs == 0:  # default: one language embedding per language of the data
+                cfg.num_langs = len(self.langs)
         return super().build_model(cfg, from_checkpoint)
 
     def build_token_dataset(self, split, epoch, combine):
