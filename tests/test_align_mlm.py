@@ -13,9 +13,9 @@ TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates",
         "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
 
 
-def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
+def train(objective, data, save_dir, *extra, check=True, overrides=()):
     return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
-                "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
+                "--save-dir", save_dir, *TINY, *extra, "--", *overrides], check=check)
 
 
 def model_state(checkpoint):
@@ -27,7 +27,7 @@ def model_state(checkpoint):
 def test_weight_zero_trains_exactly_like_mlm(tiny_pair, tmp_path):
     train("mlm", tiny_pair, tmp_path / "mlm", "--max-update", "20")
     train("align_mlm", tiny_pair, tmp_path / "w0", "--max-update", "20",
-          fairseq_args=["--align-weight", "0"])
+          overrides=["criterion.align_weight=0"])
     mlm = read_records(tmp_path / "mlm" / "train.log", "train_inner")
     align = read_records(tmp_path / "w0" / "train.log", "train_inner")
     assert [r["loss"] for r in mlm] == [r["loss"] for r in align] == [r["mlm_loss"] for r in align]
@@ -65,7 +65,7 @@ def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
 @pytest.mark.slow
 def test_memory_efficient_fp16_keeps_finite_alignment_loss(tiny_pair, tmp_path):
     proc = train("align_mlm", tiny_pair, tmp_path / "fp16", "--max-update", "30",
-                 fairseq_args=["--memory-efficient-fp16"])
+                 overrides=["common.memory_efficient_fp16=true"])
     inner = read_records(tmp_path / "fp16" / "train.log", "train_inner")
     assert [int(r["num_updates"]) for r in inner][:3] == [10, 20, 30]
     assert all(math.isfinite(float(r["align_loss"])) for r in inner)
@@ -82,14 +82,14 @@ def test_two_gloo_workers_match_one_worker_with_the_same_total_batch(tiny_pair, 
     sample-size scaling) would shift the loss by about 1% (checked by removing the scaling);
     a wrong gradient would show at updates 2 and 3."""
     common = ["--max-update", "3", "--log-interval", "1", "--warmup-updates", "1"]
-    fairseq = ["--train-subset", "valid", "--valid-subset", "valid", "--disable-validation",
-               "--dropout", "0", "--attention-dropout", "0", "--max-tokens", "100000",
-               "--required-batch-size-multiple", "1", "--align-loss", "l2", "--align-weight", "1000"]
+    hydra = ["dataset.train_subset=valid", "dataset.valid_subset=valid", "dataset.disable_validation=true",
+             "model.dropout=0", "model.attention_dropout=0", "dataset.max_tokens=100000",
+             "dataset.required_batch_size_multiple=1", "criterion.align_loss=l2", "criterion.align_weight=1000"]
     n_blocks = _count_blocks(tiny_pair)
     train("align_mlm", tiny_pair, tmp_path / "one", *common,
-          fairseq_args=fairseq + ["--batch-size", str(n_blocks)])
+          overrides=hydra + [f"dataset.batch_size={n_blocks}"])
     train("align_mlm", tiny_pair, tmp_path / "two", *common, "--cpu-workers", "2",
-          fairseq_args=fairseq + ["--batch-size", str((n_blocks + 1) // 2)])
+          overrides=hydra + [f"dataset.batch_size={(n_blocks + 1) // 2}"])
     one = read_records(tmp_path / "one" / "train.log", "train_inner")[:3]
     two = read_records(tmp_path / "two" / "train.log", "train_inner")[:3]
     assert [r["bsz"] for r in one] == [r["bsz"] for r in two] == [str(n_blocks)] * 3
@@ -120,7 +120,7 @@ def test_bad_alignment_dictionaries(tiny_pair, tmp_path, content, expected):
     if content is not None:
         path.write_text(content, encoding="utf-8")
     proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
-                 fairseq_args=["--align-dict", str(path)])
+                 overrides=[f"task.bilingual_dict={path}"])
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr
 
@@ -130,7 +130,7 @@ def test_out_of_vocabulary_pairs_are_counted_and_shown(tiny_pair, tmp_path):
     path = tmp_path / "partly.txt"
     path.write_text("▁the §▁the\nqqq1 zzz1\n▁a §▁a\nqqq2 zzz2\n", encoding="utf-8")
     proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "2",
-                 fairseq_args=["--align-dict", str(path)])
+                 overrides=[f"task.bilingual_dict={path}"])
     assert ("partly.txt: 4 pairs; used: 2 single-piece, 0 multi-piece (mean of pieces); "
             "skipped: 0 multi-piece, 2 out of vocabulary (e.g. qqq1 zzz1; qqq2 zzz2)") in proc.stdout + proc.stderr
 

@@ -14,7 +14,7 @@ from alignmlm.fairseq_log import read_records
 
 SETTINGS = ["--tokens-per-sample", "64", "--max-tokens", "1024", "--warmup-updates", "5",
             "--max-update", "60", "--save-interval-updates", "20", "--log-interval", "10",
-            "--lr", "2e-3", "--", "--disable-validation"]  # validation is not what is tested
+            "--lr", "2e-3", "--", "dataset.disable_validation=true"]  # validation is not what is tested
 
 
 def command(objective, pair, save_dir):

@@ -13,7 +13,7 @@ from conftest import REPO, free_port, run
 from alignmlm.fairseq_log import read_records
 
 SLURM = REPO / "scripts" / "slurm"
-TEMPLATES = ["pretrain_one_node.sbatch", "pretrain_multi_node.sbatch"]
+TEMPLATE = "pretrain.sbatch"  # one template for one node or many
 
 
 def template(name, env, check=True):
@@ -27,13 +27,13 @@ def variables(tiny_pair, tmp_path):
     return {"PARTITION": "debug", "DATA": tiny_pair, "SAVE_DIR": tmp_path / "save", "DRY_RUN": "1"}
 
 
-@pytest.mark.parametrize("name", TEMPLATES + ["job.sh", "task.sh", "localhost_cluster.sh"])
+@pytest.mark.parametrize("name", [TEMPLATE, "job.sh", "task.sh", "localhost_cluster.sh"])
 def test_scripts_pass_bash_n(name):
     assert subprocess.run(["bash", "-n", SLURM / name]).returncode == 0
 
 
 def test_dry_run_prints_the_sbatch_and_srun_commands(variables, tiny_pair):
-    proc = template("pretrain_multi_node.sbatch", {**variables, "NODES": 4, "PORT": 12345})
+    proc = template(TEMPLATE, {**variables, "NODES": 4, "PORT": 12345})
     submit, srun = proc.stdout.strip().splitlines()
     assert submit.startswith("+ sbatch --job-name=align_mlm --nodes=4 --ntasks-per-node=8 ")
     for option in ("--gpus-per-node=8", "--partition=debug", "--requeue", "--signal=B:USR1@300",
@@ -41,17 +41,18 @@ def test_dry_run_prints_the_sbatch_and_srun_commands(variables, tiny_pair):
         assert option in submit.split()
     assert srun.startswith("+ (in the job) srun --kill-on-bad-exit=1 --nodes=4 --ntasks-per-node=8 ")
     words = srun.split()
-    for word in ("+run=nodes", "+size=paper", f"task.data={tiny_pair / 'bin'}",
+    for word in ("--config-name", "pretrain", "+objective=align_mlm", "+run=nodes", "+size=paper",
+                 f"task.data={tiny_pair.resolve() / 'bin'}",
                  "distributed_training.distributed_world_size=32",
                  "distributed_training.distributed_port=12345", "+precision=fp16",
-                 f"common.tensorboard_logdir={variables['SAVE_DIR']}/tensorboard",
+                 r"dataset.valid_subset=\'valid\,valid_en\,valid_en_trans_inv\'",
                  "checkpoint.save_interval_updates=2000"):
         assert word in words, word
     assert not (variables["SAVE_DIR"]).exists()  # a dry run writes nothing
 
 
 def test_dry_run_on_cpu_passes_explicit_ranks_and_no_gpus(variables):
-    proc = template("pretrain_one_node.sbatch", {**variables, "DEVICE": "cpu", "GPUS_PER_NODE": 2,
+    proc = template(TEMPLATE, {**variables, "DEVICE": "cpu", "GPUS_PER_NODE": 2,
                                                  "PRECISION": "fp32", "RUN": "cpu", "SIZE": "tiny"})
     submit, srun = proc.stdout.strip().splitlines()
     assert "--gpus-per-node" not in submit
@@ -64,23 +65,23 @@ def test_dry_run_on_cpu_passes_explicit_ranks_and_no_gpus(variables):
 @pytest.mark.parametrize("missing", ["PARTITION", "DATA", "SAVE_DIR"])
 def test_unset_variable_is_an_error_before_submission(variables, missing):
     env = {k: v for k, v in variables.items() if k != missing}
-    proc = template("pretrain_one_node.sbatch", env, check=False)
+    proc = template(TEMPLATE, env, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert re.search(rf"error: {missing} is not set: .* Set it at the top of .*pretrain_one_node.sbatch", proc.stderr)
+    assert re.search(rf"error: {missing} is not set: .* Set it at the top of .*pretrain.sbatch", proc.stderr)
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"DATA": "/nonexistent/pair"}, "DATA=/nonexistent/pair: neither a prepared pair"),
+    ({"DATA": "/nonexistent/pair"}, "DATA=/nonexistent/pair: /nonexistent/pair: not a prepared pair (no pair.json)"),
     ({"DATA": "relative/pair"}, "give an absolute path"),
     ({"PRECISION": "fp8"}, "PRECISION=fp8: expected one of fp16 bf16 amp fp32"),
     ({"DEVICE": "cpu"}, "PRECISION=fp16 needs GPUs"),
-    ({"OBJECTIVE": "tlm"}, "OBJECTIVE=tlm: no configs/pretrain/tlm.yaml"),
+    ({"OBJECTIVE": "tlm"}, "OBJECTIVE=tlm: no configs/objective/tlm.yaml"),
     ({"NODES": "two"}, "NODES=two: expected a positive integer"),
     ({"EXTRA_ARGS": "distributed_training.distributed_world_size=4"},
      "sets distributed_training.distributed_world_size=4 but the job launches NODES x GPUS_PER_NODE = 8 processes"),
 ])
 def test_bad_variables_are_errors_before_submission(variables, change, expected):
-    proc = template("pretrain_one_node.sbatch", {**variables, **change}, check=False)
+    proc = template(TEMPLATE, {**variables, **change}, check=False)
     assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
 
 
@@ -95,7 +96,7 @@ def test_job_with_other_task_count_than_the_variables_stops_before_srun(variable
     env = {**variables, "GPUS_PER_NODE": 2, "SLURM_JOB_ID": "7", "SLURM_NNODES": "1", "REPO": REPO}
     if ntasks:
         env["SLURM_NTASKS"] = ntasks
-    proc = template("pretrain_one_node.sbatch", env, check=False)
+    proc = template(TEMPLATE, env, check=False)
     assert proc.returncode == 2
     assert says in proc.stderr, proc.stderr
 
@@ -129,7 +130,7 @@ def test_real_slurm_job_trains_with_world_size_2(localhost_cluster, tiny_pair, t
            "CPUS_PER_TASK": 1, "RUN": "cpu", "SIZE": "tiny", "PRECISION": "fp32",
            "SAVE_INTERVAL_UPDATES": 10, "PORT": free_port(),
            "EXTRA_ARGS": "optimization.max_update=20 task.tokens_per_sample=64 dataset.max_tokens=1024"}
-    proc = template("pretrain_one_node.sbatch", env)
+    proc = template(TEMPLATE, env)
     job_id = re.search(r"Submitted batch job (\d+)", proc.stdout).group(1)
     state = wait_for_job(job_id, {"SLURM_CONF": env["SLURM_CONF"]})
     out = (save / f"slurm-{job_id}.out").read_text()
@@ -141,7 +142,8 @@ def test_real_slurm_job_trains_with_world_size_2(localhost_cluster, tiny_pair, t
     assert "apex fused kernels: none active (no CUDA device)" in out
     records = read_records(save / "train.log", "train_inner")
     assert records[-1]["num_updates"] == "20" and float(records[-1]["wpb"]) == 2048  # 2 x 1024 tokens
-    assert (save / "checkpoint_last.pt").is_file() and (save / "checkpoint_1_10.pt").is_file()
+    assert (save / "checkpoint_last.pt").is_file() and (save / "checkpoint_1_20.pt").is_file()
+    assert not (save / "checkpoint_1_10.pt").exists()  # configs/pretrain.yaml keeps the last interval checkpoint
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     train = EventAccumulator(str(save / "tensorboard" / "train_inner"))
     valid = EventAccumulator(str(save / "tensorboard" / "valid"))

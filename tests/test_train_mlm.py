@@ -1,7 +1,10 @@
 """The MLM baseline through the real fairseq-train / fairseq-hydra-train on tiny data."""
+import argparse
+import shlex
 import sys
 
 import pytest
+import torch
 
 from conftest import REPO, run
 from alignmlm.fairseq_log import read_records as json_log_records
@@ -63,48 +66,65 @@ print("languages", ",".join(task.langs), "features", tuple(features.shape),
 
 
 @pytest.mark.slow
-def test_checkpoint_loads_from_python_without_disabling_weights_only(trained):
+def test_checkpoint_loads_from_python_without_disabling_weights_only(trained, tmp_path):
+    # fairseq-hydra-train saves its config as plain containers: torch's weights-only load takes it
     proc = run([sys.executable, "-c", LOAD_SCRIPT, trained / "checkpoint_last.pt"])
-    # torch 2.13 refuses fairseq checkpoints by default; our allow-list makes them load
+    assert "plain weights_only load: ok" in proc.stdout
+    assert "languages en,en_trans_inv features (1, 5, 64) finite True" in proc.stdout
+    # fairseq-train's argparse path (fine-tuning) stores an argparse.Namespace, which torch
+    # refuses by default; the plugin's allow-list makes it load
+    state = torch.load(trained / "checkpoint_last.pt", map_location="cpu", weights_only=True)
+    state["cfg"]["model"] = argparse.Namespace(**state["cfg"]["model"])
+    torch.save(state, tmp_path / "namespace.pt")
+    proc = run([sys.executable, "-c", LOAD_SCRIPT, tmp_path / "namespace.pt"])
     assert "plain weights_only load: refused" in proc.stdout
     assert "languages en,en_trans_inv features (1, 5, 64) finite True" in proc.stdout
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["mlm", "align_mlm", "xlm", "dict_mlm"])
-def test_hydra_config_trains(config, tiny_pair, tmp_path):
+@pytest.mark.parametrize("objective", ["mlm", "align_mlm", "xlm", "dict_mlm"])
+def test_the_configs_train_with_fairseq_hydra_train_by_hand(objective, tiny_pair, tmp_path):
+    """The documented command without `alignmlm train`: base config + objective overlay."""
     save_dir = tmp_path / "hydra_ckpt"
-    run([REPO / ".venv" / "bin" / "fairseq-hydra-train", "--config-dir", REPO / "configs" / "pretrain",
-         "--config-name", config, f"task.data={tiny_pair / 'bin'}", f"common.user_dir={REPO / 'user_dir'}",
-         "optimization.max_update=20", "task.tokens_per_sample=64", "dataset.max_tokens=2048",
-         f"checkpoint.save_dir={save_dir}", f"common.log_file={tmp_path / 'train.log'}"], cwd=tmp_path)
-    records = json_log_records(tmp_path / "train.log", "train_inner")
+    run([REPO / ".venv" / "bin" / "fairseq-hydra-train", "--config-dir", REPO / "configs",
+         "--config-name", "pretrain", f"+objective={objective}", f"task.data={tiny_pair / 'bin'}",
+         f"common.user_dir={REPO / 'alignmlm'}", "optimization.max_update=20", "task.tokens_per_sample=64",
+         "dataset.max_tokens=2048", f"checkpoint.save_dir={save_dir}"], cwd=tmp_path)
+    records = json_log_records(save_dir / "train.log", "train_inner")
     assert [int(r["num_updates"]) for r in records] == [10, 20]
-    assert (save_dir / "checkpoint_last.pt").is_file()
+    assert float(records[-1]["loss"]) < float(records[0]["loss"])
+    assert list((save_dir / "tensorboard" / "train_inner").glob("events.out.tfevents.*"))
+    assert not (tmp_path / "outputs").exists()  # hydra writes beside the run, not into the cwd
+    assert (save_dir / "hydra" / "hydra_train.log").is_file()
 
 
-def test_train_script_dry_run_prints_the_fairseq_command(tiny_pair, tmp_path):
+def test_train_script_dry_run_prints_the_hydra_command(tiny_pair, tmp_path):
     proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
-                "--save-dir", tmp_path / "x", "--dry-run", "--", "--max-epoch", "3"])
-    line = proc.stdout.strip().splitlines()[0]
-    assert line.startswith("+ ") and "fairseq_cli.train" in line
-    assert f"{tiny_pair / 'bin'} --user-dir" in line
-    assert "--task multilingual_mlm --criterion masked_lm --arch roberta_tiny" in line
-    assert "--valid-subset valid,valid_en,valid_en_trans_inv" in line
-    assert line.endswith("--max-epoch 3")
+                "--save-dir", tmp_path / "x", "--max-update", "50", "--dry-run", "--", "dataset.max_epoch=3"])
+    words = shlex.split(proc.stdout.strip().splitlines()[0])
+    assert words[:4] == ["+", sys.executable, "-m", "fairseq_cli.hydra_train"]
+    assert words[4:8] == ["--config-dir", str(REPO / "configs"), "--config-name", "pretrain"]
+    for word in ("+objective=mlm", f"task.data={tiny_pair.resolve() / 'bin'}",
+                 f"checkpoint.save_dir={tmp_path / 'x'}", "optimization.max_update=50",
+                 "dataset.valid_subset='valid,valid_en,valid_en_trans_inv'"):
+        assert word in words, word
+    assert words[-1] == "++dataset.max_epoch=3"  # set-or-add: the user's override wins
+    assert not any(w.startswith("optimization.lr=") for w in words)  # defaults stay in the configs
     assert not (tmp_path / "x").exists()
 
 
 def test_train_script_rejects_unprepared_data(tmp_path):
     proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tmp_path,
                 "--save-dir", tmp_path / "x"], check=False)
-    assert proc.returncode != 0 and "neither a prepared pair" in proc.stderr
+    assert proc.returncode != 0
+    assert f"error: --data {tmp_path}: not a prepared pair (no pair.json)" in proc.stderr
 
 
 @pytest.mark.parametrize("extra, expected", [
-    (["--cpu-workers", "2", "--", "--distributed-world-size", "3"],
-     "--distributed-world-size 3 but --cpu-workers 2 processes are launched"),
-    (["--", "--bf16"], "--bf16 switches fairseq 0.12 to TPU mode"),
+    (["--cpu-workers", "2", "--", "distributed_training.distributed_world_size=3"],
+     "distributed_training.distributed_world_size=3 but --cpu-workers 2 processes are launched"),
+    (["--", "--max-epoch", "3"], "after `--` give hydra overrides (key=value, e.g. dataset.max_epoch=3), "
+     "not fairseq-train flags: --max-epoch"),
 ])
 def test_train_script_refuses_arguments_that_would_hang_or_misroute(tiny_pair, tmp_path, extra, expected):
     proc = run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
@@ -113,8 +133,9 @@ def test_train_script_refuses_arguments_that_would_hang_or_misroute(tiny_pair, t
     assert not (tmp_path / "x").exists()
 
 
-def test_torchrun_entry_refuses_another_world_size(tmp_path):
-    proc = run([sys.executable, "scripts/cpu_distributed_entry.py", tmp_path, "--distributed-world-size", "4"],
+def test_torchrun_entry_refuses_another_world_size():
+    proc = run([sys.executable, "-m", "alignmlm.cli.cpu_distributed_entry",
+                "distributed_training.distributed_world_size=4"],
                check=False, env={"WORLD_SIZE": "2", "RANK": "0"})
     assert proc.returncode == 1
-    assert "--distributed-world-size 4 but torchrun launched 2 processes" in proc.stderr
+    assert "distributed_training.distributed_world_size=4 but torchrun launched 2 processes" in proc.stderr

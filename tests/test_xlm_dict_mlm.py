@@ -15,9 +15,9 @@ TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates",
         "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
 
 
-def train(objective, data, save_dir, *extra, check=True, fairseq_args=()):
+def train(objective, data, save_dir, *extra, check=True, overrides=()):
     return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
-                "--save-dir", save_dir, *TINY, *extra, "--", *fairseq_args], check=check)
+                "--save-dir", save_dir, *TINY, *extra, "--", *overrides], check=check)
 
 
 def setup_task(name, pair, **overrides):
@@ -160,7 +160,7 @@ def test_dict_mlm_rejects_an_empty_or_non_overlapping_dictionary(tiny_pair, tmp_
     path = tmp_path / "other.txt"
     path.write_text(content, encoding="utf-8")
     proc = train("dict_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
-                 fairseq_args=["--align-dict", str(path)])
+                 overrides=[f"task.bilingual_dict={path}"])
     assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
 
 
@@ -179,7 +179,7 @@ def test_xlm_bad_inputs(tiny_pair, tmp_path):
             "train.en-en_trans_inv.en has 1400 sentences, " in proc.stderr and
             "train.en-en_trans_inv.en_trans_inv has 100" in proc.stderr)
     proc = train("xlm", tiny_pair, tmp_path / "run2", "--max-update", "1", check=False,
-                 fairseq_args=["--num-langs", "1"])
+                 overrides=["model.num_langs=1"])
     assert proc.returncode != 0
     assert "--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)" in proc.stderr
 

@@ -5,8 +5,8 @@
 
 The run is configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml (+ the --run, --size and
 --precision configs): every objective gets the same model, batch, optimiser and schedule. The
-flags below override single settings of those files; anything after `--` is passed to hydra as
-it is (`key=value`, e.g. `dataset.validate_interval=5`) and wins. The command is printed before
+flags below override single settings of those files; anything after `--` is a hydra override
+(`key=value`, e.g. `criterion.align_weight=5` or `dataset.validate_interval=5`) and wins. The command is printed before
 it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt when it is the same run.
 """
 from __future__ import annotations
@@ -89,7 +89,11 @@ def hydra_overrides(args: argparse.Namespace, extra: list) -> list[str]:
         value = getattr(args, name)
         if value is not None:
             overrides.append(f"{key}=[{value}]" if key in LIST_SETTINGS else f"{key}={value}")
-    return overrides + extra
+    # `++`: set or add. The plugin's task, criterion and model fields are not in the composed
+    # files until fairseq fills in the dataclass defaults, so a plain `key=value` would be refused.
+    extra = [arg if arg.startswith("+") or "=" not in arg else "++" + arg for arg in extra]
+    given = {arg.lstrip("+").split("=", 1)[0] for arg in extra}
+    return [o for o in overrides if o.lstrip("+").split("=", 1)[0] not in given] + extra
 
 
 def fairseq_command(args: argparse.Namespace, extra: list) -> list[str]:

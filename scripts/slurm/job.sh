@@ -1,4 +1,4 @@
-# The body shared by the sbatch templates of this folder, sourced by them (not run by itself).
+# The body of scripts/slurm/pretrain.sbatch, sourced by it (not run by itself).
 # Run by bash on a login node: check the variables, then submit the template with sbatch
 # (DRY_RUN=1: print the sbatch and srun commands, submit nothing). Run by SLURM: check that the
 # job has the tasks the variables ask for, check every node, then srun one fairseq process per
@@ -21,7 +21,7 @@ positive_int() {
 }
 
 # --- the variables ---------------------------------------------------------------------------
-[ -d "$REPO/alignmlm" ] && [ -d "$REPO/configs/pretrain" ] \
+[ -d "$REPO/alignmlm" ] && [ -f "$REPO/configs/pretrain.yaml" ] \
   || die "REPO=$REPO is not this project's root (no alignmlm/, configs/): submit from the repository root or set REPO"
 require PARTITION "the SLURM partition to run in"
 require TIME "the wall time of one job, e.g. 24:00:00"
@@ -33,19 +33,22 @@ for name in NODES GPUS_PER_NODE CPUS_PER_TASK SAVE_INTERVAL_UPDATES REQUEUE_GRAC
 done
 one_of DEVICE gpu cpu
 one_of PRECISION fp16 bf16 amp fp32
-[ -f "$REPO/configs/pretrain/$OBJECTIVE.yaml" ] || die "OBJECTIVE=$OBJECTIVE: no configs/pretrain/$OBJECTIVE.yaml (mlm, align_mlm, xlm, dict_mlm)"
+[ -f "$REPO/configs/objective/$OBJECTIVE.yaml" ] || die "OBJECTIVE=$OBJECTIVE: no configs/objective/$OBJECTIVE.yaml (mlm, align_mlm, xlm, dict_mlm)"
 [ -f "$REPO/configs/run/$RUN.yaml" ] || die "RUN=$RUN: no configs/run/$RUN.yaml"
 [ "$SIZE" = tiny ] || [ -f "$REPO/configs/size/$SIZE.yaml" ] || die "SIZE=$SIZE: no configs/size/$SIZE.yaml (or tiny)"
 [ "$DEVICE" = gpu ] || [ "$PRECISION" = fp32 ] \
   || die "PRECISION=$PRECISION needs GPUs (DEVICE=gpu); on CPUs use PRECISION=fp32"
 case $DATA in /*) ;; *) die "DATA=$DATA: give an absolute path (every node resolves it)";; esac
 case $SAVE_DIR in /*) ;; *) die "SAVE_DIR=$SAVE_DIR: give an absolute path (every node resolves it)";; esac
-if [ -f "$DATA/pair.json" ]; then DATA_BIN=$DATA/bin
-elif [ -f "$DATA/dict.txt" ]; then DATA_BIN=$DATA
-else die "DATA=$DATA: neither a prepared pair (pair.json) nor a fairseq data directory (dict.txt)"
-fi
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 [ -x "$PYTHON" ] || die "PYTHON=$PYTHON is not executable: run scripts/setup.sh or set PYTHON"
+pair_field() {  # pair_field FIELD: one field of the prepared pair DATA (alignmlm/pair.py)
+  local value
+  value=$("$PYTHON" -m alignmlm.pair "$DATA" "$1" 2>&1) || die "DATA=$DATA: ${value#error: }"
+  echo "$value"
+}
+DATA_BIN=$(pair_field bin_dir)
+VALID_SUBSETS=$(pair_field valid_subsets)
 WORLD_SIZE=$((NODES * GPUS_PER_NODE))
 read -r -a extra_args <<< "$EXTRA_ARGS"
 for arg in "${extra_args[@]}"; do
@@ -65,11 +68,11 @@ srun_command() {  # srun_command MASTER_HOST PORT
   fi
   command=(srun --kill-on-bad-exit=1 --nodes="$NODES" --ntasks-per-node="$GPUS_PER_NODE"
     --cpus-per-task="$CPUS_PER_TASK" "$REPO/scripts/slurm/task.sh"
-    "$PYTHON" -m fairseq_cli.hydra_train --config-dir "$REPO/configs/pretrain" --config-name "$OBJECTIVE"
-    "hydra.searchpath=[file://$REPO/configs]" "+run=$RUN" "${size_args[@]}"
+    "$PYTHON" -m fairseq_cli.hydra_train --config-dir "$REPO/configs" --config-name pretrain
+    "+objective=$OBJECTIVE" "+run=$RUN" "${size_args[@]}"
     "task.data=$DATA_BIN" "common.user_dir=$REPO/alignmlm" "checkpoint.save_dir=$SAVE_DIR"
-    "checkpoint.save_interval_updates=$SAVE_INTERVAL_UPDATES" "common.tensorboard_logdir=$SAVE_DIR/tensorboard"
-    "common.log_file=$SAVE_DIR/train.log" "distributed_training.distributed_world_size=$WORLD_SIZE"
+    "dataset.valid_subset='$VALID_SUBSETS'" "checkpoint.save_interval_updates=$SAVE_INTERVAL_UPDATES"
+    "distributed_training.distributed_world_size=$WORLD_SIZE"
     "distributed_training.distributed_port=$2" "${device_args[@]}" "+precision=$PRECISION" "${extra_args[@]}")
 }
 
