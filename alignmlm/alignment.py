@@ -1,4 +1,4 @@
-"""The math of ALIGN-MLM (DESIGN §2) as pure functions: the alignment loss, word bags as mean
+"""The math of ALIGN-MLM (docs/design.md §2) as pure functions: the alignment loss, word bags as mean
 embeddings, and loss-weight schedules. Used by the criterion, the tasks and evaluation (whose
 retrieval metrics are in alignmlm.retrieval)."""
 from __future__ import annotations

@@ -2,7 +2,7 @@
 implementation behind validation logging (every pretraining task), alignmlm evaluate-alignment
 and alignmlm compare, so that they all report the same numbers under the same names.
 
-What is scored (MUSE's conventions, README "Alignment metrics"):
+What is scored (MUSE's conventions, docs/evaluation.md, "Alignment metrics"):
 - queries are the dictionary's source words of a split (`train`: the pairs the alignment loss
   may use; `heldout`: source words none of whose pairs it may use); a word of several pieces is
   the mean of its pieces' input embeddings;

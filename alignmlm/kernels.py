@@ -1,6 +1,6 @@
 """Which of NVIDIA apex's fused kernels fairseq will use in this process. fairseq picks them up
 silently when apex is importable (and only on CUDA); pretraining logs this report at start so a
-run's speed can be explained from its log. apex is optional (README, "Cluster": source build)."""
+run's speed can be explained from its log. apex is optional (docs/cluster.md, "apex (optional)")."""
 import importlib.util
 
 import torch

@@ -7,21 +7,18 @@
 #   4. pretrain MLM, ALIGN-MLM, XLM and DICT-MLM (tiny RoBERTa, same settings) with each seed,
 #      two cells side by side, evaluate alignment and POS zero-shot transfer, print the table
 #      (mean ± std over seeds, correlation with its interval) and the plot's path.
-# Re-running reuses what is done (data, finished cells with the same settings).
-#   OUT=runs/quickstart  where everything goes        MAX_UPDATE=800    pretraining updates
-#   FINETUNE_UPDATES=200 POS fine-tuning updates      OBJECTIVES=mlm,align_mlm,xlm,dict_mlm
+# Re-running reuses what is done (data, finished cells with the same settings). Pretraining and
+# fine-tuning follow configs/pretrain.yaml and `alignmlm finetune`'s quick recipe; knobs:
+#   OUT=runs/quickstart  where everything goes        OBJECTIVES=mlm,align_mlm,xlm,dict_mlm
 #   SEEDS=1,2            seeds per cell               VOCAB=500         pieces per language
-#   LR=3e-3              pretraining learning rate    JOBS=$(nproc)     cells side by side
+#   JOBS=$(nproc)        cells side by side           MAX_UPDATE, LR, FINETUNE_UPDATES: overrides
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT="${OUT:-runs/quickstart}"
-MAX_UPDATE="${MAX_UPDATE:-800}"
-FINETUNE_UPDATES="${FINETUNE_UPDATES:-200}"
 OBJECTIVES="${OBJECTIVES:-mlm,align_mlm,xlm,dict_mlm}"
 SEEDS="${SEEDS:-1,2}"
 VOCAB="${VOCAB:-500}"
-LR="${LR:-3e-3}"
 WORKERS="${WORKERS:-$(nproc)}"
 JOBS="${JOBS:-$(nproc)}"
 
@@ -37,10 +34,13 @@ echo "== 2/3 POS data: bundled EN-EWT UPOS, original and Trans+Inv"
 "$PY" -m alignmlm prepare-pos --conllu-dir data/en_ewt/pos --transform trans+inv \
   --out "$OUT/pos" --overwrite
 
-echo "== 3/3 pretrain $OBJECTIVES x seeds $SEEDS ($MAX_UPDATE updates each), alignment, POS B_S / B_Z"
+overrides=()
+[ -z "${MAX_UPDATE:-}" ] || overrides+=(--max-update "$MAX_UPDATE")
+[ -z "${LR:-}" ] || overrides+=(--lr "$LR")
+[ -z "${FINETUNE_UPDATES:-}" ] || overrides+=(--finetune-updates "$FINETUNE_UPDATES")
+echo "== 3/3 pretrain $OBJECTIVES x seeds $SEEDS, alignment, POS B_S / B_Z"
 "$PY" -m alignmlm compare --pair "$OUT/data" --pos "$OUT/pos" --objectives "$OBJECTIVES" \
-  --seeds "$SEEDS" --jobs "$JOBS" --out "$OUT/compare" --max-update "$MAX_UPDATE" --lr "$LR" \
-  --finetune-updates "$FINETUNE_UPDATES"
+  --seeds "$SEEDS" --jobs "$JOBS" --out "$OUT/compare" "${overrides[@]}"
 
 cat <<MSG
 

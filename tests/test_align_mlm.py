@@ -65,7 +65,7 @@ def test_align_mlm_logs_terms_and_aligns_the_trained_pairs(tiny_pair, tmp_path):
 @pytest.mark.slow
 def test_memory_efficient_fp16_keeps_finite_alignment_loss(tiny_pair, tmp_path):
     proc = train("align_mlm", tiny_pair, tmp_path / "fp16", "--max-update", "30",
-                 overrides=["common.memory_efficient_fp16=true"])
+                 overrides=["common.fp16=true", "common.memory_efficient_fp16=true"])
     inner = read_records(tmp_path / "fp16" / "train.log", "train_inner")
     assert [int(r["num_updates"]) for r in inner][:3] == [10, 20, 30]
     assert all(math.isfinite(float(r["align_loss"])) for r in inner)

@@ -9,7 +9,8 @@ import torch
 
 from conftest import REPO, run
 from alignmlm.fairseq_log import read_records
-from alignmlm.cli.train import data_bin
+from alignmlm import CONFIG_DIR, PLUGIN_DIR
+from alignmlm.pair import PreparedPair
 from alignmlm.alignment import alignment_loss
 
 pytestmark = [pytest.mark.gpu,
@@ -19,13 +20,10 @@ PRECISIONS = ["amp", "bf16", "fp16", "fp32"]  # configs/precision/
 
 
 def hydra_train(objective, pair, save_dir, *overrides):
-    save_dir.mkdir(parents=True)  # fairseq opens common.log_file before it creates save_dir
-    return run([sys.executable, "-m", "fairseq_cli.hydra_train",
-                "--config-dir", REPO / "configs" / "pretrain", "--config-name", objective,
-                f"hydra.searchpath=[file://{REPO / 'configs'}]", "+run=gpu1",
-                f"task.data={data_bin(pair)}", f"common.user_dir={REPO / 'user_dir'}",
-                f"checkpoint.save_dir={save_dir}", f"common.log_file={save_dir / 'train.log'}",
-                f"common.tensorboard_logdir={save_dir / 'tensorboard'}", "dataset.num_workers=0",
+    return run([sys.executable, "-m", "fairseq_cli.hydra_train", "--config-dir", CONFIG_DIR,
+                "--config-name", "pretrain", f"+objective={objective}", "+run=gpu1",
+                f"task.data={PreparedPair.load(pair).bin_dir}", f"common.user_dir={PLUGIN_DIR}",
+                f"checkpoint.save_dir={save_dir}", "dataset.num_workers=0",
                 "task.tokens_per_sample=64", "dataset.max_tokens=2048", "optimization.lr=[0.002]",
                 "lr_scheduler.warmup_updates=5", "checkpoint.save_interval_updates=40",
                 *overrides], cwd=save_dir.parent)

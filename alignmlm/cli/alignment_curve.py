@@ -4,7 +4,7 @@
         --run align_mlm=runs/curve/align_s1 ... --out runs/curve/heldout_p1.png
 
 Every pretraining task logs alignment at each validation when its data is a prepared pair
-(`valid_align_heldout_p1_nn`, ...; README "Alignment metrics"), so a run trained with
+(`valid_align_heldout_p1_nn`, ...; docs/evaluation.md, "Alignment metrics"), so a run trained with
 `--save-interval-updates N` (alignmlm train validates whenever it saves) gives a point every N
 updates. Runs given the same NAME are seeds of one objective: the plot shows their mean and the
 min-max band, the table (printed, Markdown) mean ± std per update.

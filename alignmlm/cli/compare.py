@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 
-from alignmlm.cli import finetune, slurm_cells
+from alignmlm.cli import finetune, slurm_cells, train
+from alignmlm.pair import PairError, PreparedPair
 from alignmlm.fairseq_log import read_records
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
@@ -77,19 +78,27 @@ def parse_seeds(text: str) -> list:
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 over a data directory's files (names and contents), or of a prepared pair's
-    settings and dictionaries: what decides the results."""
+    """sha256 over a task data directory's files (names and contents): what decides the results."""
     h = hashlib.sha256()
-    if (path / "pair.json").is_file():
-        settings = json.loads((path / "pair.json").read_text())["settings"]
-        h.update(json.dumps(settings, sort_keys=True).encode())
-        files = [path / "bin" / "dict.txt", *sorted((path / "dict").glob("*.txt"))]
-    else:
-        files = sorted(f for f in path.rglob("*") if f.is_file())
-    for f in files:
+    for f in sorted(f for f in path.rglob("*") if f.is_file()):
         h.update(str(f.relative_to(path)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def pretraining_recipe(args) -> dict:
+    """The settings every cell pretrains with: configs/pretrain.yaml with this command's flags
+    (the same for every objective; each cell adds its objective and seed)."""
+    from alignmlm.pretraining_config import compose
+
+    given = {"arch": args.arch, "max_update": args.max_update, "lr": args.lr}
+    overrides = [f"{key}=[{given[name]}]" if key in train.LIST_SETTINGS else f"{key}={given[name]}"
+                 for name, (key, _, _) in train.SETTINGS.items() if given.get(name) is not None]
+    cfg = compose("mlm", ["task.data=unused", "common.user_dir=unused", *overrides])
+    return {"arch": cfg.model._name, "max_update": cfg.optimization.max_update,
+            "lr": cfg.optimization.lr[0], "warmup_updates": cfg.lr_scheduler.warmup_updates,
+            "tokens_per_sample": cfg.task.tokens_per_sample, "max_tokens": cfg.dataset.max_tokens,
+            "update_freq": cfg.optimization.update_freq[0]}
 
 
 def step(cell: Path, name: str, description: str, fn) -> dict:
@@ -125,8 +134,7 @@ class Cell:
 
 def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
     return {"format": FORMAT, "objective": cell.objective, "transform": cell.transform,
-            "seed": cell.seed, "pretrain": {"arch": args.arch, "max_update": args.max_update,
-                                            "lr": args.lr},
+            "seed": cell.seed, "pretrain": args.recipe,
             "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
             "data": {"pair": fingerprints[("pair", cell.k)]},
             "tasks": {t: fingerprints[(t, cell.k)] for t in tasks}}
@@ -181,9 +189,10 @@ def check_out(out: Path, cells: list, wanted: dict) -> None:
 
 def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
     run([sys.executable, "-m", "alignmlm", "train", "--objective", cell.objective, "--data", pair,
-         "--save-dir", cell.dir / "pretrain", "--max-update", args.max_update, "--arch", args.arch,
-         "--save-interval-updates", args.max_update, "--lr", args.lr, "--seed", cell.seed,
-         "--", "--validate-interval", "100000"],  # validate once, at the end
+         "--save-dir", cell.dir / "pretrain", "--seed", cell.seed,
+         *[x for name, value in args.recipe.items() for x in (f"--{name.replace('_', '-')}", value)],
+         "--save-interval-updates", args.recipe["max_update"],
+         "--", "dataset.validate_interval=100000"],  # validate once, at the end
         cell.dir / "pretrain.stdout", env)
     valid = read_records(cell.dir / "pretrain" / "train.log", "valid")[-1]
     return {"checkpoint": str(cell.dir / "pretrain" / "checkpoint_last.pt"),
@@ -363,13 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "fine-tuning run of every cell (e.g. 1,2,3)")
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
-    p.add_argument("--arch", default="roberta_tiny", help="model size for every objective")
-    p.add_argument("--max-update", type=int, default=1000, help="pretraining updates")
-    p.add_argument("--lr", type=float, default=1e-3, help="pretraining peak learning rate")
+    train.add_setting_flags(p, ("arch", "max_update", "lr"))  # as alignmlm train's, for every cell
     p.add_argument("--finetune-recipe", default="quick", choices=sorted(finetune.RECIPES),
                    help="alignmlm finetune's recipe: quick (CPU demo) or paper")
     p.add_argument("--finetune-updates", type=int,
-                   help="quick recipe: fine-tuning updates per run (default: the recipe's 200)")
+                   help="quick recipe: fine-tuning updates per run (default: the recipe's "
+                   f"{finetune.RECIPES['quick'].updates})")
     p.add_argument("--slurm", action="store_true",
                    help="submit each unfinished cell as a SLURM job instead of running it here")
     p.add_argument("--slurm-args", default="",
@@ -396,20 +404,23 @@ def main(argv=None) -> int:
     tasks = ["pos"] + ["nli"] * bool(args.nli)
     fingerprints, cells = {}, []
     for k, pair in enumerate(args.pair):
-        if not (pair / "pair.json").is_file():
-            raise SystemExit(f"error: {pair} is not a prepared pair (no pair.json)")
-        fingerprints[("pair", k)] = fingerprint(pair)
+        try:
+            prepared = PreparedPair.load(pair)
+        except PairError as err:
+            raise SystemExit(f"error: --pair {err}") from None
+        fingerprints[("pair", k)] = prepared.fingerprint()
         for t in tasks:
             data = getattr(args, t)[k]
             if not data.is_dir():
                 raise SystemExit(f"error: --{t} {data}: directory not found")
             fingerprints[(t, k)] = fingerprint(data)
-        transform = json.loads((pair / "pair.json").read_text())["settings"].get("transform") or pair.name
+        transform = prepared.transform or prepared.root.name
         cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
     if args.only_cell:
         cells = [c for c in cells if c.dir.name == args.only_cell]
         if not cells:
             raise SystemExit(f"error: --only-cell {args.only_cell}: no such cell in this grid")
+    args.recipe = pretraining_recipe(args)
     wanted = {c.dir: cell_settings(args, c, fingerprints, tasks) for c in cells}
     check_out(args.out, cells, wanted)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
     alignmlm evaluate-alignment --checkpoint runs/align/checkpoint_last.pt \\
         [--pair runs/data/en_trans_inv] [--output alignment.json]
 
-Prints (and writes to --output) JSON with, in percent (README "Alignment metrics"):
+Prints (and writes to --output) JSON with, in percent (docs/evaluation.md, "Alignment metrics"):
   heldout            source words none of whose pairs the alignment loss may use, each retrieving
                      among all the dictionary's target-language words: queries, p1_nn, p5_nn
                      (cosine), p1_csls, p5_csls (CSLS, 10 neighbours). The headline figure.

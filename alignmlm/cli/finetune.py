@@ -1,5 +1,5 @@
 """Zero-shot transfer of a pretrained checkpoint: the one fine-tuning recipe of the toolkit,
-used by compare.py, the README and the tests.
+used by `alignmlm compare`, the docs and the tests.
 
     alignmlm finetune --task pos --data runs/pos/en_trans_inv --pair runs/data/en_trans_inv \\
         --checkpoint runs/align/checkpoint_last.pt --out runs/align/pos [--recipe paper] [--seed 1]
@@ -14,11 +14,11 @@ its *training* language (`valid`, resp. `valid_derived`), so B_Z never selects o
 is tested on (the paper reports the derived dev set). The model's size and language embeddings
 come from the checkpoint, and so does the sequence length (its --tokens-per-sample).
 
-Recipes (--recipe):
-  quick  the CPU demo's: Adam, lr 1e-3, 4,096 tokens per batch, --updates (default 200) updates
-         with 20 of warm-up then linear decay; one validation, at the end
-  paper  the paper's: lr 2e-5, 32 sentences per batch, POS 10 epochs / NLI 5 epochs, linear
-         decay to 0, validation after every epoch, dev-set selection
+Recipes (--recipe; their numbers are in RECIPES below), both Adam with linear decay:
+  quick  the CPU demo's: a fixed number of updates (--updates overrides it) of a fixed number of
+         tokens, after a short warm-up; one validation, at the end
+  paper  the paper's: sentences per batch and epochs per task, validation after every epoch,
+         dev-set selection
 The result is printed as JSON and written to OUT/transfer.json.
 """
 from __future__ import annotations
@@ -165,7 +165,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", type=Path, required=True, help="pretrained checkpoint")
     p.add_argument("--out", type=Path, required=True, help="logs and transfer.json go here")
     p.add_argument("--recipe", default="quick", choices=sorted(RECIPES), help="see above")
-    p.add_argument("--updates", type=int, help="quick recipe: fine-tuning updates (default 200)")
+    p.add_argument("--updates", type=int, help="quick recipe: fine-tuning updates (default: "
+                   f"the recipe's {RECIPES['quick'].updates})")
     p.add_argument("--seed", type=int, default=1, help="fine-tuning seed")
     args = p.parse_args(argv)
     if not args.checkpoint.is_file():

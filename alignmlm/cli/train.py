@@ -1,7 +1,7 @@
 """Pretrain one objective on a prepared pair with the real fairseq-hydra-train.
 
     alignmlm train --objective align_mlm --data runs/data/en_trans_inv --save-dir runs/align \\
-        [--max-update 800] [--size paper] [--run gpu1] [-- HYDRA OVERRIDES]
+        [--max-update N] [--size paper] [--run gpu1] [-- HYDRA OVERRIDES]
 
 The run is configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml (+ the --run, --size and
 --precision configs): every objective gets the same model, batch, optimiser and schedule. The
@@ -131,6 +131,15 @@ def check_resume(args: argparse.Namespace, extra: list) -> None:
     print(f"resuming {last} (same objective, architecture and data)", flush=True)
 
 
+def add_setting_flags(p: argparse.ArgumentParser, names) -> None:
+    """The friendly flags `names` (keys of SETTINGS), with the configs' defaults in their help."""
+    for name in names:
+        key, kind, what = SETTINGS[name]
+        default = base_value(key)
+        source = f"{default}, configs/{BASE_CONFIG}.yaml" if default is not None else "fairseq's"
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{what} ({key}; default {source})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,10 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ("size", "the paper's model, batch and schedule (default: the tiny CPU recipe)"),
                         ("precision", "fp16 / bf16 / amp / fp32 on GPUs (default: the run config's)")):
         p.add_argument(f"--{group}", choices=choices(group), help=f"configs/{group}/: {what}")
-    for name, (key, kind, what) in SETTINGS.items():
-        default = base_value(key)
-        source = f"{default}, configs/{BASE_CONFIG}.yaml" if default is not None else "fairseq's"
-        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{what} ({key}; default {source})")
+    add_setting_flags(p, SETTINGS)
     p.add_argument("--cpu-workers", type=int, default=1,
                    help="data-parallel processes on the CPU (torchrun, gloo); --max-tokens is "
                    "per worker. For GPUs use --run or the SLURM template instead")

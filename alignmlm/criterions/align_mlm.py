@@ -1,4 +1,4 @@
-"""ALIGN-MLM's loss: masked LM plus λ · L_align on the input embeddings (DESIGN §2).
+"""ALIGN-MLM's loss: masked LM plus λ · L_align on the input embeddings (docs/design.md §2).
 
 fairseq sums a criterion's loss over the batch and divides gradients by the sample size (masked
 tokens) summed over all workers and accumulated batches. The alignment term is a *mean* over

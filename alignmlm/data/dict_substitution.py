@@ -1,6 +1,6 @@
 """DICT-MLM's dictionary substitution at masked positions, vectorised per sample.
 
-Two readings (DESIGN §3), chosen by `mode`:
+Two readings (docs/design.md §3), chosen by `mode`:
   input   (the ALIGN-MLM authors' DICT-MLM-50): a masked token that has a dictionary entry is,
           with probability p, *shown* as its translation; the label stays the original token;
   target  (Chaudhary et al. 2020): at a masked position the model must predict, with

@@ -1,6 +1,6 @@
 """Raw text -> binarized fairseq data for a language pair, in one command.
 
-Synthetic pair (English and a language derived from it, DESIGN §2):
+Synthetic pair (English and a language derived from it, docs/design.md §2):
 
     alignmlm prepare-pair --corpus data/en_ewt/pretrain.txt \\
         --transform trans+inv --out runs/data/en_trans_inv

@@ -1,4 +1,4 @@
-"""Synthetic-language transforms (DESIGN §2), as pure functions.
+"""Synthetic-language transforms (docs/design.md §2), as pure functions.
 
 A sentence is a list of *units*: words of a CoNLL-U file, or the sentencepiece pieces of one
 word (a piece starting with "▁" begins a new word). Word-order transforms return a new order

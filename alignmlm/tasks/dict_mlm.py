@@ -1,4 +1,4 @@
-"""DICT-MLM: masked LM where masked tokens interact with a bilingual dictionary (DESIGN §3).
+"""DICT-MLM: masked LM where masked tokens interact with a bilingual dictionary (docs/design.md §3).
 
 --dict-mlm-mode input  (default; the ALIGN-MLM authors' DICT-MLM-50): with probability
     --dict-mlm-prob a masked token that has a dictionary entry is shown as its translation,

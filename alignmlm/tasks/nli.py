@@ -1,5 +1,5 @@
 """Natural language inference (sentence-pair classification) for zero-shot transfer: fine-tune
-on one language, test on the other (DESIGN §2).
+on one language, test on the other (docs/design.md §2).
 
 DATA holds `{split}.jsonl` (what data_prep.prepare_nli writes: premise, hypothesis, label) or
 `{split}.tsv` (MNLI / XNLI columns; see alignmlm.data.nli_reader); a split is any file name, so

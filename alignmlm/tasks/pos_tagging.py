@@ -1,5 +1,5 @@
 """POS tagging (UPOS) from CoNLL-U, for zero-shot transfer: fine-tune on one language, test on
-the other (DESIGN §2).
+the other (docs/design.md §2).
 
 DATA holds `{split}.conllu` files; a split is any file name, so one fine-tuning run can report
 several test sets (`--valid-subset valid,test_derived`). Words are tokenized with the pair's
