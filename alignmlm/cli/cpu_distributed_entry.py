@@ -9,7 +9,12 @@ import sys
 
 from fairseq_cli.hydra_train import cli_main
 
+from alignmlm import register
+
 if __name__ == "__main__":
+    # `python -m` imported the alignmlm package already, so fairseq's --user-dir import finds
+    # it in sys.modules and registers nothing: register the tasks, models and criterions here
+    register()
     world, rank = os.environ["WORLD_SIZE"], os.environ["RANK"]
     for arg in sys.argv[1:]:  # another world size than torchrun's hangs the ranks
         if arg.startswith("distributed_training.distributed_world_size=") and arg.split("=", 1)[1] != world:
