@@ -1,6 +1,8 @@
 """Benchmark of data_prep (issue: Foundation). Prints figures and ratios to targets.
 
-    .venv/bin/python benchmarks/bench_data_prep.py [--corpus data/en_ewt/pretrain.txt]
+    .venv/bin/python -m benchmarks.bench_data_prep [--corpus data/en_ewt/pretrain.txt] [--repeats 5]
+
+(from the repository root).
 
 1. The transform step on one core: sentences/s of deriving Trans+Inv (and Trans+Perm) piece
    text from encoded English (target >= 50,000/s).
@@ -16,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from alignmlm.data_prep.corpus import read_sentences
+from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary
+from alignmlm.data_prep.transforms import PieceSentenceTransform, split_final_punctuation
 
-from alignmlm.data_prep.corpus import read_sentences  # noqa: E402
-from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary  # noqa: E402
-from alignmlm.data_prep.transforms import PieceSentenceTransform, split_final_punctuation  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def bench_transform(corpus: Path, tmp: Path, repeats: int) -> None:

@@ -1,29 +1,32 @@
 """Benchmark of evaluation (issue: evaluation and comparison). Prints figures and ratios.
 
-    .venv/bin/python benchmarks/bench_evaluation.py [--skip-alignment] [--tokens 300000]
+    .venv/bin/python -m benchmarks.bench_evaluation [--skip-alignment] [--tokens 300000]
+
+(from the repository root).
 
 1. Alignment evaluation end to end (alignmlm evaluate-alignment, the command the comparison
-   runner calls) of a paper-size checkpoint: 8x512 model, joint vocabulary of 80k rows (40k +
-   40k twins), a 20k-pair dictionary (10k train, 10k held-out). Wall time and peak resident
-   memory of the evaluation process, against a process that only loads the same checkpoint
-   (target: seconds on CPU, memory bounded: the evaluation's extra peak is reported in MB).
+   runner calls) of a paper-size checkpoint: 8x512 model (+size=paper), joint vocabulary of 80k
+   rows (40k + 40k twins), a 20k-pair dictionary (10k train, 10k held-out). Wall time and peak
+   resident memory of the evaluation process, against a process that only loads the same
+   checkpoint (target: seconds on CPU, memory bounded: the evaluation's extra peak is reported
+   in MB).
 2. Data loading per token: fairseq's batch iterator over the fine-tuning tasks (POS tagging,
-   NLI) against the pretraining task (multilingual_mlm: blocks, masking, batching), in tokens/s
-   of the collated batches, same --max-tokens (target: fine-tuning >= pretraining, ratio >= 1).
+   NLI; alignmlm finetune's tasks and model of the recipe's size) against the pretraining task
+   (the MLM objective's config: multilingual_mlm, blocks, masking, batching), in tokens/s of the
+   collated batches, at the pretraining recipe's tokens per batch for all three (target:
+   fine-tuning >= pretraining, ratio >= 1).
 """
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from benchmarks.bench_align_mlm import paper_data  # noqa: E402
+from alignmlm import PLUGIN_DIR
+from alignmlm.pair import FORMAT_VERSION
+from benchmarks.bench_align_mlm import CPU, REPO, paper_data, run, run_config, tiny_data
 
 # a child process that loads a checkpoint (mode load) or evaluates it (mode evaluate) and prints
 # its wall time and peak resident memory (MB)
@@ -34,11 +37,8 @@ if sys.argv[1] == "load":
     from alignmlm.checkpoint import load_checkpoint
     load_checkpoint(sys.argv[2])
 else:
-    sys.argv = ["evaluate_alignment.py", "--checkpoint", sys.argv[2], "--pair", sys.argv[3],
-                "--output", sys.argv[4]]
-    sys.path.insert(0, "scripts")
-    import evaluate_alignment
-    evaluate_alignment.main()
+    from alignmlm.cli.evaluate_alignment import main
+    main(["--checkpoint", sys.argv[2], "--pair", sys.argv[3], "--output", sys.argv[4]])
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -55,20 +55,19 @@ def paper_checkpoint(tmp: Path) -> tuple:
     (pair / "dict" / "heldout.txt").write_text("".join(words[1::2]))
     (pair / "pair.json").write_text(json.dumps({
         "complete": True, "data": "bin", "languages": ["en", "xx"], "dictionary_units": "pieces",
-        "twin_offset": vocab, "spm_model": "spm.model", "settings": {"transform": "trans"}}))
+        "twin_offset": vocab, "spm_model": "spm.model",
+        "settings": {"transform": "trans", "format_version": FORMAT_VERSION}}))
     save = tmp / "ckpt"
-    subprocess.run([sys.executable, "-m", "fairseq_cli.train", str(bin_dir), "--user-dir",
-                    str(REPO / "user_dir"), "--task", "multilingual_mlm", "--criterion", "masked_lm",
-                    "--arch", "roberta_align_paper", "--tokens-per-sample", "512", "--max-tokens",
-                    "512", "--optimizer", "adam", "--lr", "1e-4", "--max-update", "1",
-                    "--disable-validation", "--save-dir", str(save), "--num-workers", "0"],
-                   cwd=REPO, check=True, capture_output=True)
+    # the MLM recipe at the paper's size, changed only to save after 1 update of one block (the
+    # synthetic data has no validation set)
+    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", str(pair),
+         "--save-dir", str(save), *CPU, "--size", "paper", "--max-update", "1", "--max-tokens", "512",
+         "--", "dataset.disable_validation=true"])
     return pair, save / "checkpoint_last.pt"
 
 
 def child(*args) -> tuple:
-    out = subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], cwd=REPO, check=True,
-                         capture_output=True, text=True, env={"PYTHONPATH": str(REPO)})
+    out = run([sys.executable, "-c", CHILD, *map(str, args)])
     seconds, megabytes = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), float(megabytes)
 
@@ -79,70 +78,77 @@ def bench_alignment(tmp: Path) -> None:
     eval_s, eval_mb = min(child("evaluate", checkpoint, pair, tmp / "a.json") for _ in range(2))
     result = json.loads((tmp / "a.json").read_text())
     print(f"alignment evaluation, 80k x 512 checkpoint ({checkpoint.stat().st_size / 2**20:.0f} MB), "
-          f"{result['sources_scored']} sources (paper protocol) + 10k held-out + 10k train pairs "
-          f"against {result['candidates']} candidates: {eval_s:.1f} s end to end (loading alone "
+          f"{result['paper']['queries']} sources (paper protocol) + {result['heldout']['queries']} "
+          f"held-out + {result['train']['queries']} train queries against {result['candidates']} candidates: {eval_s:.1f} s end to end (loading alone "
           f"{load_s:.1f} s), peak memory {eval_mb:.0f} MB against {load_mb:.0f} MB for loading "
           f"alone: {eval_mb - load_mb:.0f} MB extra")
 
 
-def batch_tokens_per_second(argv: list, max_tokens: int) -> tuple:
-    """(tokens/s, tokens, load seconds) of fairseq's train batch iterator for a task set up
-    from fairseq-train arguments; epochs repeat until `max_tokens` tokens have been collated."""
-    from fairseq import options, tasks, utils
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+def batch_tokens_per_second(task_cfg, max_tokens: int, total: int) -> tuple:
+    """(tokens/s, tokens, load seconds) of fairseq's train batch iterator for a task config, at
+    `max_tokens` tokens per batch; epochs repeat until `total` tokens have been collated."""
+    from fairseq import tasks
 
-    args = options.parse_args_and_arch(options.get_training_parser(), argv)
-    utils.import_user_module(args)
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
+    task = tasks.setup_task(task_cfg)
     start = time.perf_counter()
     task.load_dataset("train")
     load_s = time.perf_counter() - start
     tokens, epoch, start = 0, 1, time.perf_counter()
-    while tokens < max_tokens:
-        iterator = task.get_batch_iterator(task.dataset("train"), max_tokens=4096,
+    while tokens < total:
+        iterator = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens,
                                            max_positions=task.max_positions(), seed=1,
                                            num_workers=0, epoch=epoch)
         for batch in iterator.next_epoch_itr(shuffle=True):
             tokens += int(batch["ntokens"])  # real tokens, padding not counted
-            if tokens >= max_tokens:
+            if tokens >= total:
                 break
         epoch += 1
     return tokens / (time.perf_counter() - start), tokens, load_s
 
 
+def finetuning_task_cfg(task: str, data: Path, pair: Path, pretrained_arch: str):
+    """The task config fairseq-train builds for `alignmlm finetune --task TASK` (its fairseq
+    task and model family, at the pretrained model's size)."""
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    from alignmlm.cli.finetune import TASKS, finetuning_arch
+
+    fairseq_task, _, family = TASKS[task]
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        str(data), "--user-dir", str(PLUGIN_DIR), "--task", fairseq_task, "--pair", str(pair),
+        "--arch", finetuning_arch(pretrained_arch, family), "--num-workers", "0"])
+    return convert_namespace_to_omegaconf(args).task
+
+
 def task_data(tmp: Path) -> tuple:
     """The quickstart's pair and POS data if there, else prepared here; the NLI test set."""
-    pair, pos = REPO / "runs" / "quickstart" / "data", REPO / "runs" / "quickstart" / "pos"
-    if not (pair / "pair.json").is_file() or not (pos / "train.conllu").is_file():
-        pair, pos = tmp / "pair", tmp / "pos"
-        for module, args in (("prepare_pair", ["--corpus", REPO / "data" / "en_ewt" / "pretrain.txt",
-                                               "--out", pair, "--workers", "2"]),
-                             ("prepare_pos", ["--conllu-dir", REPO / "data" / "en_ewt" / "pos", "--out", pos])):
-            subprocess.run([sys.executable, "-m", f"data_prep.{module}", "--transform", "trans+inv",
-                            *map(str, args)], cwd=REPO, check=True, capture_output=True)
+    pair = tiny_data(tmp)
+    pos = REPO / "runs" / "quickstart" / "pos"
+    if not (pos / "train.conllu").is_file():
+        pos = tmp / "pos"
+        run([sys.executable, "-m", "alignmlm", "prepare-pos", "--conllu-dir",
+             str(REPO / "data" / "en_ewt" / "pos"), "--transform", "trans+inv", "--out", str(pos)])
     nli = tmp / "nli"
-    subprocess.run([sys.executable, "-m", "alignmlm.data_prep.prepare_nli", *(
+    run([sys.executable, "-m", "alignmlm", "prepare-nli", *(
         x for split in ("train", "valid", "test") for x in (f"--{split}", str(REPO / "tests" / "data" / "nli" / f"{split}.jsonl"))),
-        "--transform", "trans+inv", "--out", str(nli)], cwd=REPO, check=True, capture_output=True)
-    return pair, pos, nli
+        "--transform", "trans+inv", "--out", str(nli)])
+    return pair.root, pos, nli
 
 
-def bench_loading(tmp: Path, max_tokens: int) -> None:
+def bench_loading(tmp: Path, total: int) -> None:
     pair, pos, nli = task_data(tmp)
-    common = ["--user-dir", str(REPO / "user_dir"), "--max-tokens", "4096", "--num-workers", "0"]
+    pretraining = run_config("mlm", pair, CPU)
+    arch, max_tokens = pretraining.model._name, pretraining.dataset.max_tokens
     runs = {
-        "pretraining (multilingual_mlm, 128-token blocks)": [
-            str(pair / "bin"), "--task", "multilingual_mlm", "--arch", "roberta_tiny",
-            "--tokens-per-sample", "128", *common],
-        "POS fine-tuning (pos_tagging)": [
-            str(pos), "--task", "pos_tagging", "--pair", str(pair), "--arch", "roberta_tagger_tiny", *common],
-        "NLI fine-tuning (nli)": [
-            str(nli), "--task", "nli", "--pair", str(pair), "--arch", "roberta_classifier_tiny", *common],
+        f"pretraining ({pretraining.task._name}, {pretraining.task.tokens_per_sample}-token blocks)":
+            pretraining.task,
+        "POS fine-tuning (pos_tagging)": finetuning_task_cfg("pos", pos, pair, arch),
+        "NLI fine-tuning (nli)": finetuning_task_cfg("nli", nli, pair, arch),
     }
     speeds = {}
-    for label, argv in runs.items():
-        speeds[label], tokens, load_s = batch_tokens_per_second(argv, max_tokens)
+    for label, task_cfg in runs.items():
+        speeds[label], tokens, load_s = batch_tokens_per_second(task_cfg, max_tokens, total)
         print(f"{label}: {speeds[label]:,.0f} tokens/s over {tokens:,} tokens "
               f"(dataset load {load_s:.2f} s)", flush=True)
     base = speeds[next(iter(runs))]
