@@ -82,8 +82,8 @@ class AlignmentBenchmark:
                 gold.setdefault(s, set()).add(t)
             self.pair_rows[split] = (torch.tensor([source_index[s] for s, _ in pairs]),
                                      torch.tensor([target_index[t] for _, t in pairs]))
-            for suffix, keep in (("", lambda s: s not in gold[s]), ("_identical", lambda s: s in gold[s])):
-                words = sorted(s for s in gold if keep(s))
+            for suffix, identical in (("", False), ("_identical", True)):
+                words = sorted(s for s in gold if (s in gold[s]) is identical)
                 rows = [(q, target_index[t]) for q, s in enumerate(words) for t in sorted(gold[s])]
                 self.queries[split + suffix] = (
                     torch.tensor([source_index[s] for s in words], dtype=torch.long),

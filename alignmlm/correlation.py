@@ -12,8 +12,8 @@ it is the ordinary bootstrap over cells.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats

@@ -11,6 +11,7 @@ import torch
 
 from conftest import BUNDLED_CORPUS, prepare_pair, run
 from alignmlm.correlation import correlate
+from alignmlm.pair import PreparedPair
 from alignmlm.retrieval import precision_at_k, retrieve
 
 
@@ -96,7 +97,7 @@ def test_paper_protocol_is_the_authors_procedure(tiny_pair):
 
     d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
     d.add_symbol("<mask>")
-    bench = AlignmentBenchmark(tiny_pair, d)
+    bench = AlignmentBenchmark(PreparedPair.load(tiny_pair), d)
     v, first = bench.twin_offset, d.nspecial
     rng = np.random.default_rng(0)
     E = rng.normal(size=(len(d), 16)).astype(np.float32)

@@ -21,7 +21,7 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
         cell = tmp_path / f"{r['objective']}__trans_inv__seed{r['seed']}"
         # the CSV row is the cell's own results, and the cell ran with its seed
         assert float(r["heldout_p1_nn"]) == json.loads((cell / "alignment.json").read_text())["heldout"]["p1_nn"]
-        assert f"--seed {r['seed']} " in (cell / "pretrain.stdout").read_text()
+        assert f" common.seed={r['seed']} " in (cell / "pretrain.stdout").read_text()
     for objective in ("mlm", "align_mlm"):
         a, b = (r for r in rows if r["objective"] == objective)
         assert a["valid_mlm_loss"] != b["valid_mlm_loss"]  # two seeds, two different runs

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from alignmlm.fairseq_log import read_records
 
 

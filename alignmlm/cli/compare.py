@@ -39,10 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-
 from alignmlm.cli import finetune, slurm_cells, train
-from alignmlm.pair import PairError, PreparedPair
 from alignmlm.fairseq_log import read_records
+from alignmlm.pair import PairError, PreparedPair
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
 ALIGNMENT_COLUMNS = ["paper_p1_nn", "heldout_p1_nn", "heldout_p1_csls", "heldout_p5_nn",
@@ -144,7 +143,9 @@ def comparable(old: dict, new: dict) -> tuple[dict, dict]:
     """The records restricted to what both hold: a transfer task may be added to a finished
     cell (or left out of a rerun) without making its other results stale."""
     shared = set(old.get("tasks", {})) & set(new.get("tasks", {}))
-    strip = lambda r: {**r, "tasks": {t: r["tasks"][t] for t in sorted(shared)}}
+    def strip(record: dict) -> dict:
+        return {**record, "tasks": {t: record["tasks"][t] for t in sorted(shared)}}
+
     return strip(old), strip(new)
 
 
@@ -235,6 +236,10 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
 
 # ---------------------------------------------------------------------------- reporting
 
+def column(runs: list, key: str) -> str:
+    return mean_std([r[key] for r in runs])
+
+
 def mean_std(values: list) -> str:
     values = [v for v in values if v is not None]
     if not values:
@@ -285,13 +290,12 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
              "held-out P@1 CSLS | MLM valid loss |",
              "|---|---|" + "---|" * (3 * len(tasks) + 4)]
     for (objective, transform), runs in groups.items():
-        col = lambda key: mean_std([r[key] for r in runs])
-        scores = "".join(f" {col(f'{t}_B_S')} | {col(f'{t}_B_Z')} | {col(f'{t}_delta')} |" for t in tasks)
+        scores = "".join(f" {column(runs, f'{t}_{key}')} |" for t in tasks for key in ("B_S", "B_Z", "delta"))
         loss = [r["valid_mlm_loss"] for r in runs]
         loss_text = (f"{np.mean(loss):.3f} ± {np.std(loss, ddof=1):.3f}" if len(loss) > 1
                      else f"{loss[0]:.3f}")
-        lines.append(f"| {objective} | {transform} |{scores} {col('paper_p1_nn')} | "
-                     f"{col('heldout_p1_nn')} | {col('heldout_p1_csls')} | {loss_text} |")
+        lines.append(f"| {objective} | {transform} |{scores} {column(runs, 'paper_p1_nn')} | "
+                     f"{column(runs, 'heldout_p1_nn')} | {column(runs, 'heldout_p1_csls')} | {loss_text} |")
     lines += ["", "Correlation of alignment with Δ = B_Z − B_S across cells (cell means; 95 % "
               "bootstrap interval over cells and seeds; positive: better alignment, smaller "
               "transfer gap — the paper's sign):", *correlation_lines(groups, tasks)]
@@ -306,7 +310,7 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    column, label = next(((c, l) for c, l in CORRELATED
+    column, label = next(((c, name) for c, name in CORRELATED
                           if all(r[c] is not None for runs in groups.values() for r in runs)),
                          CORRELATED[-1])
     fig, ax = plt.subplots(figsize=(6, 4.5))

@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
 
 from alignmlm import PLUGIN_DIR
 from alignmlm.fairseq_log import read_records
@@ -93,11 +91,11 @@ def finetuning_arch(pretrained_arch: str, family: str) -> str:
 
 def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_dir: Path,
                     train_subset: str, valid_subsets: str, recipe: dict, seed: int) -> list:
-    from alignmlm.checkpoint import checkpoint_config
+    from alignmlm.checkpoint import checkpoint_config, training_identity
 
     fairseq_task, criterion, family = TASKS[task]
     cfg = checkpoint_config(checkpoint)
-    arch = finetuning_arch(cfg["model"]["arch"], family)
+    arch = finetuning_arch(training_identity(cfg)["arch"], family)
     batching = (["--max-tokens", recipe["max_tokens"]] if recipe["max_tokens"]
                 else ["--batch-size", recipe["batch_size"]])
     if recipe["updates"]:

@@ -41,8 +41,15 @@ from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
 from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import fingerprint, read_sentences, valid_mask
-from .dictionary import (dictionary_coverage, joint_tokens, parse_band, piece_counts,
-                         split_by_source_word, synthetic_pairs, write_fairseq_dictionary)
+from .dictionary import (
+    dictionary_coverage,
+    joint_tokens,
+    parse_band,
+    piece_counts,
+    split_by_source_word,
+    synthetic_pairs,
+    write_fairseq_dictionary,
+)
 from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 

@@ -15,7 +15,7 @@ of the units, so the same order can be applied to the words and to their labels:
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from alignmlm.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exported)
 

@@ -19,9 +19,17 @@ from pathlib import Path
 
 import numpy as np
 from fairseq import metrics, utils
-from fairseq.data import (ConcatDataset, IdDataset, MaskTokensDataset, NestedDictionaryDataset,
-                          NumelDataset, NumSamplesDataset, RightPadDataset, SortDataset,
-                          data_utils)
+from fairseq.data import (
+    ConcatDataset,
+    IdDataset,
+    MaskTokensDataset,
+    NestedDictionaryDataset,
+    NumelDataset,
+    NumSamplesDataset,
+    RightPadDataset,
+    SortDataset,
+    data_utils,
+)
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 

@@ -20,8 +20,8 @@ from fairseq.data import ConcatDataset, data_utils
 from fairseq.tasks import register_task
 from omegaconf import OmegaConf, open_dict
 
-from ..models.architectures import language_embedding_arch
 from ..data.token_features import ConstantTokenDataset, ParallelPairDataset, PositionDataset
+from ..models.architectures import language_embedding_arch
 from ..pair import PARALLEL_SUBDIR
 from .multilingual_mlm import MultilingualMLMConfig, MultilingualMLMTask, split_languages
 
