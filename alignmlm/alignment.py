@@ -46,7 +46,7 @@ def bag_means(embeddings: torch.Tensor, bags: torch.Tensor) -> torch.Tensor:
 
 
 class WeightSchedule:
-    """A loss weight as a constant ("10") or a piecewise-linear schedule over updates
+    """A loss weight as a constant ("5") or a piecewise-linear schedule over updates
     ("0:0,2000:10": 0 at update 0, rising linearly to 10 at update 2000, then constant),
     as in XLM's lambda schedules."""
 

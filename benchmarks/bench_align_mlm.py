@@ -8,7 +8,7 @@ throughput run must be (see train_command).
 
 1. Training throughput (tokens/s, fairseq's own `wps`) of ALIGN-MLM against MLM on the same
    model and data, runs interleaved (mlm, align, mlm, align, ...), median per objective:
-   - tiny: the recipe's model and batch (roberta_tiny, 128-token blocks, 4096 tokens) on the
+   - tiny: configs/pretrain.yaml's model and batch on the
      quickstart's Trans+Inv pair (or one prepared here from the bundled corpus);
    - paper size: +size=paper (roberta_align_paper, 8x512, 512-token blocks) on synthetic data
      with a joint vocabulary of 80k (40k + 40k twins) and 20k training pairs, 8 blocks per batch.
@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 # What a throughput run changes in the shared recipe: fairseq's `wps` logged at every update,
 # no checkpoints, no validation and no tensorboard (they would be timed too). Everything else,
-# objective settings included, is the configs'. Their lr schedule (warm-up, linear decay; the
-# tiny recipe's lr 3e-3) replaces the constant lr 1e-4 these benchmarks used to set: the learning
-# rate does not change tokens/s, so it is not overridden.
+# objective settings included, is the configs'. Their lr schedule (warm-up, linear decay)
+# replaces the constant lr these benchmarks used to set: the learning rate does not change
+# tokens/s, so it is not overridden.
 MEASURE = ["checkpoint.no_save=true", "dataset.disable_validation=true",
            "common.tensorboard_logdir=null"]
 # CPU figures: train on the CPU (configs/run/cpu.yaml) even where a GPU is visible, as the

@@ -10,8 +10,8 @@ on synthetic data with an 80k joint vocabulary and 20k training pairs (the align
 paper-scale cost). Reports fairseq's own `wps` (median over the updates after the first 10) and
 the least free GPU memory it logged, then the ALIGN-MLM / MLM ratio (target >= 0.97) and each
 precision's speed against fp32. One update here is 1/8 of the paper's (configs/run/node8.yaml:
-8 GPUs x 16 blocks): the paper's 500k updates take 8 x 500k x 8,192 tokens / wps seconds on one
-such GPU.
+8 GPUs x 16 blocks): the paper's run (configs/size/paper.yaml's updates x 8 x 8,192 tokens)
+takes that many tokens / wps seconds on one such GPU.
 """
 import argparse
 import statistics

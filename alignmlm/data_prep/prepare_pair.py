@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dict-train-fraction", type=float, default=0.5,
                    help="share of the bilingual dictionary's source words the alignment loss may "
                    "train on (with all their translations); the others are held out for "
-                   "evaluation (default 0.5; the paper's bilingual_rate)")
+                   "evaluation (default %(default)s, the paper's bilingual_rate)")
     p.add_argument("--heldout-band", metavar="FIRST-LAST",
                    help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
                    "1's training text instead of a random share (MUSE's test words: 5000-6500); "

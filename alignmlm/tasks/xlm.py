@@ -7,7 +7,7 @@ languages).
 
 Parallel data: DATA/para/{split}.L1-L2.{L1,L2} (what data_prep.prepare_pair writes for a
 synthetic pair). A seeded random --tlm-fraction of its sentence pairs become TLM samples
-(default 0.25, as in the ALIGN-MLM authors' code).
+(its default is the ALIGN-MLM authors' code's).
 """
 import logging
 import os
