@@ -40,6 +40,101 @@ def prepare_pair(*args, check=True):
     return run([sys.executable, "-m", "alignmlm.data_prep.prepare_pair", *args], check=check)
 
 
+# settings of `alignmlm train` for tiny test runs: 64-token blocks, 2,048 tokens per batch, 5
+# warm-up updates, lr 2e-3, validation and checkpoint every 20 updates (training stats every 10)
+TINY_TRAIN = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
+              "--save-interval-updates", "20", "--lr", "2e-3"]
+
+
+def train(objective, data, save_dir, *flags, check=True, overrides=()) -> subprocess.CompletedProcess:
+    """`alignmlm train --objective OBJECTIVE` on DATA into SAVE_DIR with TINY_TRAIN; FLAGS are more
+    of its own flags (given after TINY_TRAIN, so they win); OVERRIDES (hydra's key=value) go after
+    `--`."""
+    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
+                "--save-dir", save_dir, *TINY_TRAIN, *flags,
+                *(["--", *overrides] if overrides else [])], check=check)
+
+
+# the fine-tuning runs of the tests, per transfer task: fairseq task, criterion, model and schedule
+FINETUNE = {
+    "nli": ["--task", "nli", "--criterion", "sequence_classification", "--arch", "roberta_classifier_tiny",
+            "--lr", "1e-3", "--batch-size", "16", "--max-update", "200", "--warmup-updates", "10",
+            "--total-num-update", "200", "--validate-interval-updates", "200", "--validate-interval", "1000",
+            "--valid-subset", "valid,test,test_derived", "--log-interval", "50"],
+    "pos": ["--task", "pos_tagging", "--criterion", "token_classification", "--arch", "roberta_tagger_tiny",
+            "--lr", "2e-3", "--max-tokens", "2048", "--max-update", "120", "--warmup-updates", "10",
+            "--total-num-update", "120", "--validate-interval-updates", "120",
+            "--valid-subset", "valid,test,test_derived", "--log-interval", "20"],
+}
+
+
+def finetune(task, data, pair, checkpoint, save_dir, *extra, check=True) -> subprocess.CompletedProcess:
+    """fairseq-train of transfer task TASK ('nli' or 'pos') from CHECKPOINT, with FINETUNE[TASK]
+    and EXTRA (later flags win); checkpoint_last.pt only (no epoch checkpoints)."""
+    return fairseq_finetune(data, save_dir, *FINETUNE[task], "--pair", pair, "--pretrained-checkpoint",
+                            checkpoint, "--no-epoch-checkpoints", *extra, check=check)
+
+
+def checkpoint_state(path) -> dict:
+    """A fairseq checkpoint of this plugin as torch.load reads it (the allow-list: weights only)."""
+    import torch
+
+    import alignmlm.checkpoint  # noqa: F401  (registers the allow-list)
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def labelled_logits(checkpoint, split, lang_id=None) -> tuple:
+    """(logits, targets) of a fine-tuned CHECKPOINT (POS tagger or NLI classifier) at every
+    labelled position of its task's SPLIT (targets IGNORE left out), computed in this process
+    from the model's output; LANG_ID, if given, replaces the language id of every token."""
+    import torch
+
+    from alignmlm.checkpoint import load_checkpoint
+    from alignmlm.data.labelled_dataset import IGNORE
+
+    model, task = load_checkpoint(checkpoint)
+    task.load_dataset(split)
+    dataset = task.datasets[split]
+    logits, targets = [], []
+    with torch.no_grad():
+        for start in range(0, len(dataset), 32):
+            batch = dataset.collater([dataset[i] for i in range(start, min(start + 32, len(dataset)))])
+            net_input = batch["net_input"]
+            if lang_id is not None:
+                net_input["src_lang_ids"] = torch.full_like(net_input["src_tokens"], lang_id)
+            labelled = batch["target"] != IGNORE
+            logits.append(model(**net_input)[labelled])
+            targets.append(batch["target"][labelled])
+    return torch.cat(logits), torch.cat(targets)
+
+
+def training_config(objective, pair, *overrides):
+    """The fairseq config of `alignmlm train --objective OBJECTIVE --data PAIR -- OVERRIDES`
+    (configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml, 64-token blocks), composed in this
+    process; an override key=value sets or adds the key, as train's `--` does."""
+    from alignmlm.pretraining_config import compose
+    overrides = [o if o.startswith("+") else "++" + o for o in map(str, overrides)]
+    return compose(objective, [f"task.data={pair / 'bin'}", f"common.user_dir={PLUGIN_DIR}",
+                               "task.tokens_per_sample=64", *overrides])
+
+
+def setup_task(objective, pair, *overrides):
+    """The task fairseq builds for that config (see training_config), in this process."""
+    from fairseq import tasks
+    return tasks.setup_task(training_config(objective, pair, *overrides).task)
+
+
+def upper_case_corpora(directory: Path, n_first: int, n_second: int) -> tuple:
+    """A natural pair's two corpora: DIRECTORY/en.txt, the first N_FIRST lines of the bundled
+    corpus, and DIRECTORY/up.txt, the next N_SECOND lines upper-cased."""
+    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
+    en, up = directory / "en.txt", directory / "up.txt"
+    en.write_text("\n".join(lines[:n_first]) + "\n", encoding="utf-8")
+    up.write_text("\n".join(line.upper() for line in lines[n_first:n_first + n_second]) + "\n", encoding="utf-8")
+    return en, up
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """The first 1500 sentences of the bundled EN-EWT sample."""
@@ -62,23 +157,33 @@ def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
 def pretrained(tiny_pair, tmp_path_factory) -> Path:
     """A checkpoint of 20 MLM updates on the tiny pair (sequence length 64), to fine-tune."""
     save_dir = tmp_path_factory.mktemp("mlm_for_finetuning")
-    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tiny_pair,
-         "--save-dir", save_dir, "--max-update", "20", "--tokens-per-sample", "64",
-         "--max-tokens", "2048", "--warmup-updates", "5"])
+    train("mlm", tiny_pair, save_dir, "--max-update", "20", "--lr", "1e-3")
     return save_dir / "checkpoint_last.pt"
 
 
-@pytest.fixture(scope="session")
-def tiny_pos(tmp_path_factory):
-    """The first 300 / 100 / 100 sentences of the bundled UPOS splits, original and Trans+Inv."""
+def make_pos_data(tmp_path_factory, n_train: int, n_dev: int, n_test: int) -> Path:
+    """The first N_TRAIN / N_DEV / N_TEST sentences of the bundled UPOS splits, original and
+    Trans+Inv (data_prep.prepare_pos)."""
     source = tmp_path_factory.mktemp("pos_source")
-    for name, n in (("train", 300), ("dev", 100), ("test", 100)):
+    for name, n in (("train", n_train), ("dev", n_dev), ("test", n_test)):
         text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
         (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("pos")
     run([sys.executable, "-m", "alignmlm.data_prep.prepare_pos", "--conllu-dir", source, "--transform",
          "trans+inv", "--out", out, "--overwrite"])
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_pos(tmp_path_factory):
+    """The first 300 / 100 / 100 sentences of the bundled UPOS splits, original and Trans+Inv."""
+    return make_pos_data(tmp_path_factory, 300, 100, 100)
+
+
+@pytest.fixture(scope="session")
+def pos_data(tmp_path_factory):
+    """The first 800 / 200 / 300 sentences of the bundled UPOS splits, original and Trans+Inv."""
+    return make_pos_data(tmp_path_factory, 800, 200, 300)
 
 
 @pytest.fixture(scope="session")
