@@ -1,26 +1,18 @@
 """ALIGN-MLM through the real fairseq-train: equivalence with MLM at weight 0, fp16, the
-sample-size scaling under 2 gloo workers, logging, and bad dictionaries."""
+sample-size scaling under 2 gloo workers, logging; its task's reading of bad dictionaries."""
+import logging
 import math
 import sys
 
 import pytest
 import torch
 
-from conftest import run
+from conftest import checkpoint_state, run, setup_task, train
 from alignmlm.fairseq_log import read_records
-
-TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
-        "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
-
-
-def train(objective, data, save_dir, *extra, check=True, overrides=()):
-    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
-                "--save-dir", save_dir, *TINY, *extra, "--", *overrides], check=check)
 
 
 def model_state(checkpoint):
-    import alignmlm.checkpoint  # noqa: F401  (allow-list for torch.load)
-    return torch.load(checkpoint, map_location="cpu")["model"]
+    return checkpoint_state(checkpoint)["model"]
 
 
 @pytest.mark.slow
@@ -109,56 +101,77 @@ def _count_blocks(pair) -> int:
     return total
 
 
+# The task reads its bilingual dictionary when it is built: built here in-process from the config
+# `alignmlm train -- task.bilingual_dict=...` composes, so a bad dictionary's error and the counts
+# are checked without a training run.
 @pytest.mark.slow
-@pytest.mark.parametrize("content, expected", [
-    (None, "nope.txt: bilingual dictionary not found"),
-    ("▁the §▁the\n▁a §▁a extra\n", "bad.txt:2: expected 2 whitespace-separated fields"),
-    ("zz1 yy1\nzz2 yy2\nzz3 yy3\n", "bad.txt: none of its 3 pairs is usable (out of vocabulary: 3"),
+@pytest.mark.parametrize("content, error, expected", [
+    (None, FileNotFoundError, "nope.txt: bilingual dictionary not found"),
+    ("▁the §▁the\n▁a §▁a extra\n", ValueError, "bad.txt:2: expected 2 whitespace-separated fields"),
+    ("zz1 yy1\nzz2 yy2\nzz3 yy3\n", ValueError, "bad.txt: none of its 3 pairs is usable (out of vocabulary: 3"),
 ])
-def test_bad_alignment_dictionaries(tiny_pair, tmp_path, content, expected):
+def test_bad_alignment_dictionaries(tiny_pair, tmp_path, content, error, expected):
     path = tmp_path / ("nope.txt" if content is None else "bad.txt")
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
-                 overrides=[f"task.bilingual_dict={path}"])
-    assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr
+    with pytest.raises(error) as raised:
+        setup_task("align_mlm", tiny_pair, f"task.bilingual_dict={path}")
+    assert expected in str(raised.value)
 
 
 @pytest.mark.slow
-def test_out_of_vocabulary_pairs_are_counted_and_shown(tiny_pair, tmp_path):
+def test_out_of_vocabulary_pairs_are_counted_and_shown(tiny_pair, tmp_path, caplog):
     path = tmp_path / "partly.txt"
     path.write_text("▁the §▁the\nqqq1 zzz1\n▁a §▁a\nqqq2 zzz2\n", encoding="utf-8")
-    proc = train("align_mlm", tiny_pair, tmp_path / "run", "--max-update", "2",
-                 overrides=[f"task.bilingual_dict={path}"])
+    caplog.set_level(logging.INFO)
+    task = setup_task("align_mlm", tiny_pair, f"task.bilingual_dict={path}")
     assert ("partly.txt: 4 pairs; used: 2 single-piece, 0 multi-piece (mean of pieces); "
-            "skipped: 0 multi-piece, 2 out of vocabulary (e.g. qqq1 zzz1; qqq2 zzz2)") in proc.stdout + proc.stderr
+            "skipped: 0 multi-piece, 2 out of vocabulary (e.g. qqq1 zzz1; qqq2 zzz2)") in caplog.text
+    d = task.dictionary  # the two usable pairs, as dictionary ids
+    assert task.dictionary_pairs.single_piece_pairs().tolist() == [[d.index("▁the"), d.index("§▁the")],
+                                                             [d.index("▁a"), d.index("§▁a")]]
 
 
 @pytest.mark.slow
 def test_natural_pair_words_of_several_pieces_use_the_mean(tmp_path):
-    from conftest import BUNDLED_CORPUS, prepare_pair
-    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
-    (tmp_path / "en.txt").write_text("\n".join(lines[:800]) + "\n", encoding="utf-8")
-    (tmp_path / "up.txt").write_text("\n".join(l.upper() for l in lines[800:1600]) + "\n", encoding="utf-8")
+    import sentencepiece as spm
+    from conftest import prepare_pair, upper_case_corpora
+    from fairseq.data import Dictionary
+
+    from alignmlm.data.bilingual_dictionary import read_word_pairs
+
+    en, up = upper_case_corpora(tmp_path, 800, 800)
     words = ["the", "of", "government", "president", "antidisestablishmentarianism", "日本"]
     (tmp_path / "en-up.txt").write_text("".join(f"{w} {w.upper()}\n" for w in words), encoding="utf-8")
     pair = tmp_path / "pair"
-    prepare_pair("--corpus", tmp_path / "en.txt", "--corpus2", tmp_path / "up.txt", "--lang2", "up",
-                 "--dictionary", tmp_path / "en-up.txt", "--out", pair, "--vocab-size", "600",
-                 "--valid-size", "50", "--dict-train-fraction", "1.0")
+    prepare_pair("--corpus", en, "--corpus2", up, "--lang2", "up", "--dictionary", tmp_path / "en-up.txt",
+                 "--out", pair, "--vocab-size", "600", "--valid-size", "50", "--dict-train-fraction", "1.0")
     proc = train("align_mlm", pair, tmp_path / "run", "--max-update", "10")
     log = proc.stdout + proc.stderr
-    line = next(l for l in log.splitlines() if "dict/train.txt: 6 pairs; used:" in l)
-    assert "multi-piece (mean of pieces)" in line and "1 out of vocabulary (e.g. 日本 日本)" in line
-    used_multi = int(line.split("single-piece, ")[1].split(" multi-piece")[0])
-    assert used_multi >= 1  # 'antidisestablishmentarianism' is several pieces
-    inner = read_records(tmp_path / "run" / "train.log", "train_inner")
-    assert math.isfinite(float(inner[-1]["align_loss"]))
+    # the words' pieces, independently: the pair's sentencepiece model and dictionary
+    sp = spm.SentencePieceProcessor(model_file=str(pair / "spm.model"))
+    d = Dictionary.load(str(pair / "bin" / "dict.txt"))
+
+    def ids(word):
+        return [d.index(p) for p in sp.encode(word, out_type=str)]
+
+    used = [(ids(w), ids(t)) for w, t in read_word_pairs(pair / "dict" / "train.txt")
+            if d.unk() not in ids(w) + ids(t)]
+    multi = sum(len(s) > 1 or len(t) > 1 for s, t in used)
+    assert multi >= 1 and len(ids("antidisestablishmentarianism")) > 1
+    assert (f"dict/train.txt: 6 pairs; used: {len(used) - multi} single-piece, {multi} multi-piece (mean "
+            "of pieces); skipped: 0 multi-piece, 1 out of vocabulary (e.g. 日本 日本)") in log
+    # the validation after the last update: L_align = minus the mean cosine of the pairs' piece
+    # means, recomputed from the checkpoint's embeddings
+    E = model_state(tmp_path / "run" / "checkpoint_last.pt")["encoder.sentence_encoder.embed_tokens.weight"].float()
+    cosines = [torch.cosine_similarity(E[s].mean(0), E[t].mean(0), dim=0).item() for s, t in used]
+    valid = read_records(tmp_path / "run" / "train.log", "valid")
+    assert [int(r["valid_num_updates"]) for r in valid] == [10]
+    assert float(valid[-1]["valid_align_loss"]) == pytest.approx(-sum(cosines) / len(cosines), abs=2e-4)
 
 
 @pytest.mark.slow
-def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
+def test_evaluate_alignment_script(tiny_pair, tiny_corpus, other_pair, tmp_path):
     import json
     from conftest import prepare_pair
     train("align_mlm", tiny_pair, tmp_path / "align", "--max-update", "30")
@@ -179,11 +192,8 @@ def test_evaluate_alignment_script(tiny_pair, tiny_corpus, tmp_path):
     xlm = json.loads(run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
                           tmp_path / "xlm" / "checkpoint_last.pt"]).stdout)
     assert xlm["language_embeddings"] and xlm["train"]["p1_nn"] < 20
-    other = tmp_path / "other_pair"
-    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", other,
-                 "--vocab-size", "300", "--valid-size", "50")
     proc = run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
-                tmp_path / "align" / "checkpoint_last.pt", "--pair", other], check=False)
+                tmp_path / "align" / "checkpoint_last.pt", "--pair", other_pair], check=False)
     assert proc.returncode != 0 and "was not trained on the data of" in proc.stderr
     # a pair with the same number of tokens in another order is refused too (not just by size)
     same_size = tmp_path / "same_size"

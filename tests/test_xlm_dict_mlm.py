@@ -1,4 +1,7 @@
-"""XLM (TLM + language embeddings) and DICT-MLM: their data, and real fairseq-train runs."""
+"""XLM (TLM + language embeddings) and DICT-MLM: their data, their tasks' checks of bad input,
+and real fairseq-train runs."""
+import logging
+import re
 import sys
 
 import numpy as np
@@ -6,37 +9,16 @@ import pytest
 import torch
 from fairseq.data import Dictionary, data_utils
 
-from conftest import run
+from conftest import run, setup_task, train, training_config
 from alignmlm.fairseq_log import read_records
 from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
 from alignmlm.data.token_features import ParallelPairDataset
-
-TINY = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
-        "--save-interval-updates", "20", "--log-interval", "10", "--lr", "2e-3"]
-
-
-def train(objective, data, save_dir, *extra, check=True, overrides=()):
-    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
-                "--save-dir", save_dir, *TINY, *extra, "--", *overrides], check=check)
-
-
-def setup_task(name, pair, **overrides):
-    """A real fairseq task of the plugin, as fairseq-train builds it."""
-    import alignmlm
-    from fairseq import tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq import options
-    alignmlm.register()
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        str(pair / "bin"), "--task", name, "--arch", "roberta_lang_tiny", "--tokens-per-sample", "64",
-        *[x for k, v in overrides.items() for x in (f"--{k.replace('_', '-')}", str(v))]])
-    return tasks.setup_task(convert_namespace_to_omegaconf(args).task)
 
 
 # ---------------------------------------------------------------- data: TLM
 
 
+@pytest.mark.slow
 def test_tlm_sample_halves_positions_and_languages(tiny_pair):
     d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
     src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en"), d)
@@ -58,27 +40,30 @@ def test_tlm_sample_halves_positions_and_languages(tiny_pair):
         assert views["tokens"].sizes[k] == len(tokens)
 
 
-def test_parallel_files_of_different_lengths_are_an_error(tiny_pair):
-    d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
-    src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en" / "train"), d)
-    short = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "en" / "valid"), d)
-    with pytest.raises(ValueError, match="parallel data differ in length: 1400 != 100"):
-        ParallelPairDataset(src, short, np.arange(3), d.bos())
+def test_parallel_files_of_different_lengths_are_an_error():
+    source = _Listed([[5, 6, 2]] * 7)
+    with pytest.raises(ValueError, match="parallel data differ in length: 7 != 3"):
+        ParallelPairDataset(source, _Listed([[5, 2]] * 3), np.arange(3), bos=0)
 
 
 @pytest.mark.slow
-def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair):
+def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair, caplog):
+    caplog.set_level(logging.INFO)
     task = setup_task("xlm", tiny_pair)
     task.load_dataset("train")
     dataset = task.datasets["train"]
+    # the TLM samples the task reports: a quarter of the 1,400 pairs, those that fit in 64 tokens
+    chosen, pairs, too_long = map(int, re.search(r"TLM train: (\d+) of (\d+) sentence pairs \((\d+) longer",
+                                                 caplog.text).groups())
+    assert pairs == 1400 and chosen + too_long == 350 and chosen > 100
     masked = total = tlm = 0
-    for i in range(0, len(dataset), 3):
+    for i in range(len(dataset)):
         item = dataset[i]  # flattened keys: 'net_input.src_tokens', ...
         masked += int((item["target"] != task.dictionary.pad()).sum())
         total += len(item["target"])
         tlm += int(item["net_input.src_lang_ids"].unique().numel() == 2)
     assert masked / total == pytest.approx(0.15, abs=0.01)
-    assert tlm > 0  # TLM pairs are among the samples
+    assert tlm == chosen  # every reported TLM pair is a sample with both languages, nothing else is
     batch = dataset.collater([dataset[i] for i in range(8)])
     net = batch["net_input"]
     assert net["src_lang_ids"].shape == net["src_tokens"].shape == net["src_positions"].shape
@@ -151,6 +136,8 @@ def test_substitution_rate_only_where_the_dictionary_has_entries_and_determinist
     assert any(not torch.equal(again[i], out_src[i]) for i in range(0, n, 7))
 
 
+# The errors below are raised where training builds the task, loads the training split and builds
+# the model: done here in-process from the config `alignmlm train` composes, without a training run.
 @pytest.mark.slow
 @pytest.mark.parametrize("content, expected", [
     ("zzq1 yyq1\nzzq2 yyq2\n", "other.txt: none of its 2 pairs is usable"),
@@ -159,9 +146,9 @@ def test_substitution_rate_only_where_the_dictionary_has_entries_and_determinist
 def test_dict_mlm_rejects_an_empty_or_non_overlapping_dictionary(tiny_pair, tmp_path, content, expected):
     path = tmp_path / "other.txt"
     path.write_text(content, encoding="utf-8")
-    proc = train("dict_mlm", tiny_pair, tmp_path / "run", "--max-update", "1", check=False,
-                 overrides=[f"task.bilingual_dict={path}"])
-    assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
+    with pytest.raises(ValueError) as raised:
+        setup_task("dict_mlm", tiny_pair, f"task.bilingual_dict={path}")
+    assert expected in str(raised.value)
 
 
 @pytest.mark.slow
@@ -173,15 +160,21 @@ def test_xlm_bad_inputs(tiny_pair, tmp_path):
     for ext in ("bin", "idx"):  # the derived side of train now has the 100 lines of valid
         shutil.copyfile(para / f"valid.en-en_trans_inv.en_trans_inv.{ext}",
                         para / f"train.en-en_trans_inv.en_trans_inv.{ext}")
-    proc = train("xlm", broken, tmp_path / "run", "--max-update", "1", check=False)
-    assert proc.returncode != 0
-    assert ("parallel files differ in line count: " in proc.stderr and
-            "train.en-en_trans_inv.en has 1400 sentences, " in proc.stderr and
-            "train.en-en_trans_inv.en_trans_inv has 100" in proc.stderr)
-    proc = train("xlm", tiny_pair, tmp_path / "run2", "--max-update", "1", check=False,
-                 overrides=["model.num_langs=1"])
-    assert proc.returncode != 0
-    assert "--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)" in proc.stderr
+    task = setup_task("xlm", broken)
+    with pytest.raises(ValueError) as raised:
+        task.load_dataset("train")
+    message = str(raised.value)
+    assert ("parallel files differ in line count: " in message and
+            "train.en-en_trans_inv.en has 1400 sentences, " in message and
+            "train.en-en_trans_inv.en_trans_inv has 100" in message)
+    cfg = training_config("xlm", tiny_pair, "model.num_langs=1")
+    task = setup_task("xlm", tiny_pair)
+    with pytest.raises(ValueError, match=re.escape(
+            "--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)")):
+        task.build_model(cfg.model)
+    cfg = training_config("xlm", tiny_pair)  # by default, one language embedding per language
+    task.build_model(cfg.model)
+    assert cfg.model.num_langs == 2
 
 
 # ---------------------------------------------------------------- real training
@@ -208,6 +201,8 @@ def test_two_gloo_workers(objective, tiny_pair, tmp_path):
     assert "distributed init (rank 1)" in log and "distributed init (rank 0)" in log
     records = read_records(tmp_path / "run" / "train.log", "train_inner")
     assert int(records[-1]["num_updates"]) == 10 and np.isfinite(float(records[-1]["loss"]))
+    # each update's batch is both workers': more tokens than one worker's --max-tokens 2048 allows
+    assert 2048 < float(records[-1]["wpb"]) <= 2 * 2048
 
 
 LOAD_SCRIPT = """
