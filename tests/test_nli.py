@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import fairseq_finetune
+from conftest import finetune, labelled_logits
 from alignmlm.data_prep import prepare_nli
 from alignmlm.fairseq_log import read_records
 from alignmlm.data.nli_reader import NliExample, read_nli
@@ -94,6 +94,7 @@ def test_converter_names_the_file_it_cannot_read(tmp_path, capsys):
     assert f"error: {bad}:1: not an NLI header" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_task_reads_every_example_with_language_ids(tiny_pair, nli_data):
     from alignmlm.tasks.nli import NliConfig, NliTask
     task = NliTask.setup_task(NliConfig(data=str(nli_data), pair=str(tiny_pair), max_positions=64, seed=1))
@@ -108,19 +109,9 @@ def test_task_reads_every_example_with_language_ids(tiny_pair, nli_data):
     assert tokens[0] == task.dictionary.bos() and tokens.count(task.dictionary.eos()) == 3
 
 
-def finetune(data, pair, checkpoint, save_dir, *extra, check=True):
-    return fairseq_finetune(
-        data, save_dir, "--task", "nli", "--pair", pair, "--criterion", "sequence_classification",
-        "--arch", "roberta_classifier_tiny", "--pretrained-checkpoint", checkpoint, "--lr", "1e-3",
-        "--batch-size", "16", "--max-update", "200", "--warmup-updates", "10",
-        "--total-num-update", "200", "--validate-interval-updates", "200", "--validate-interval", "1000",
-        "--valid-subset", "valid,test,test_derived", "--no-save", "--log-interval", "50",
-        *extra, check=check)
-
-
 @pytest.mark.slow
 def test_finetuning_beats_the_majority_class_and_reports_zero_shot(nli_data, tiny_pair, pretrained, tmp_path):
-    finetune(nli_data, tiny_pair, pretrained, tmp_path)
+    finetune("nli", nli_data, tiny_pair, pretrained, tmp_path, "--no-save")
     test = read_records(tmp_path / "train.log", "test")[-1]
     labels = Counter(json.loads(line)["label"] for line in (nli_data / "test.jsonl").read_text().splitlines())
     majority = 100.0 * max(labels.values()) / sum(labels.values())
@@ -138,11 +129,16 @@ def test_unseen_labels_are_counted_and_mismatched_checkpoints_refused(nli_data, 
         (odd / f"{name}.jsonl").write_text((nli_data / f"{name}.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     test = (nli_data / "test.jsonl").read_text(encoding="utf-8").replace('"neutral"', '"maybe"', 3)
     (odd / "test.jsonl").write_text(test, encoding="utf-8")
-    proc = finetune(odd, tiny_pair, pretrained, tmp_path / "run", "--max-update", "5")
+    proc = finetune("nli", odd, tiny_pair, pretrained, tmp_path / "run", "--max-update", "5")
     assert "test.jsonl: 30 pairs; 3 with labels outside the label set (ignored)" in proc.stdout + proc.stderr
-    assert 0 <= float(read_records(tmp_path / "run" / "train.log", "test")[-1]["test_accuracy"]) <= 100
+    # the logged accuracy is over the 27 labelled pairs only: recomputed from the model's logits
+    logits, targets = labelled_logits(tmp_path / "run" / "checkpoint_last.pt", "test")
+    assert len(targets) == 27
+    accuracy = 100.0 * (logits.argmax(-1) == targets).float().mean().item()
+    assert float(read_records(tmp_path / "run" / "train.log", "test")[-1]["test_accuracy"]) == pytest.approx(accuracy, abs=0.01)
 
-    proc = finetune(nli_data, other_pair, pretrained, tmp_path / "run2", "--max-update", "5", check=False)
+    proc = finetune("nli", nli_data, other_pair, pretrained, tmp_path / "run2", "--max-update", "5", "--no-save",
+                    check=False)
     assert proc.returncode != 0
     assert (f"{pretrained}: sentence_encoder.embed_tokens.weight has shape (1003, 64) but this model needs "
             f"(603, 64): the checkpoint's dictionary has 1003 entries, {other_pair / 'bin' / 'dict.txt'} 603") in proc.stderr
