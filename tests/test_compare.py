@@ -3,6 +3,7 @@ import csv
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import run
@@ -31,8 +32,13 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
     import statistics
     assert f"| mlm | trans+inv | {statistics.mean(mlm):.1f} ± {statistics.stdev(mlm):.1f} (2) |" in table
     assert "- POS, alignment P@1, paper protocol: a correlation needs at least 3 cells with both figures (2 here)" in table
-    import matplotlib.image
-    assert matplotlib.image.imread(tmp_path / "alignment_vs_transfer.png").shape[:2] == (540, 720)
+    # the plot is drawn from these rows (what it shows: test_plot_...): drawn again here from
+    # the CSV, it is the same image
+    from alignmlm.cli.compare import group, plot
+    read_back = [{k: v if k in ("objective", "transform") else float(v) if v else None for k, v in r.items()}
+                 for r in rows]
+    plot(tmp_path / "from_csv.png", group(read_back), ["pos"])
+    assert (tmp_path / "from_csv.png").read_bytes() == (tmp_path / "alignment_vs_transfer.png").read_bytes()
     assert "done before" not in first.stdout
 
     second = run(command)
@@ -57,23 +63,84 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
     assert float(r["nli_delta"]) == pytest.approx(float(r["nli_B_Z"]) - float(r["nli_B_S"]), abs=0.01)
 
 
-def test_compare_refuses_bad_seeds_and_other_versions_results(tiny_pair, tmp_path):
-    base = [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tmp_path, "--out", tmp_path / "out"]
-    for seeds, message in (("1,2,1", "repeats 1"), ("1,two", "'two' is not an integer"), ("", "expected comma-separated integers"),
-                           ("1,,2", "expected comma-separated integers")):
-        proc = run(base + ["--seeds", seeds], check=False)
-        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
-    proc = run(base + ["--objectives", ","], check=False)
-    assert proc.returncode != 0 and "--objectives is empty" in proc.stderr
+def cell_row(objective, seed, paper_p1, pos_delta, heldout_p1=None):
+    return {"objective": objective, "transform": "trans+inv", "seed": seed, "paper_p1_nn": paper_p1,
+            "heldout_p1_nn": heldout_p1, "pos_delta": pos_delta}
+
+
+def drawn_figure(monkeypatch, tmp_path, rows, tasks=("pos",)):
+    """The matplotlib figure compare's plot draws for ROWS (captured where it is saved)."""
+    import matplotlib.figure
+
+    from alignmlm.cli.compare import group, plot
+
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *args, **kwargs: figures.append(fig))
+    plot(tmp_path / "plot.png", group(rows), list(tasks))
+    [figure] = figures
+    return figure.axes[0]
+
+
+def test_plot_shows_each_cells_mean_and_spread_against_its_alignment(monkeypatch, tmp_path):
+    rows = [cell_row("mlm", 1, 2.0, -30.0), cell_row("mlm", 2, 4.0, -20.0),
+            cell_row("align_mlm", 1, 90.0, -1.0), cell_row("align_mlm", 2, 80.0, -3.0)]
+    ax = drawn_figure(monkeypatch, tmp_path, rows)
+    # one point per cell at its means over seeds, with the seeds' standard deviation as error bars
+    points = {a.get_text(): a.xy for a in ax.texts}
+    assert points == {"mlm (trans+inv)": (3.0, -25.0), "align_mlm (trans+inv)": (85.0, -2.0)}
+    bars = [(tuple(c.lines[0].get_xydata()[0]), [seg.get_segments() for seg in c.lines[2]]) for c in ax.containers]
+    assert [point for point, _ in bars] == [(3.0, -25.0), (85.0, -2.0)]
+    xerr, yerr = bars[0][1]  # mlm: std of (2, 4) and of (-30, -20), ddof=1
+    assert np.allclose(xerr[0], [[3.0 - 2 ** 0.5, -25.0], [3.0 + 2 ** 0.5, -25.0]])
+    assert np.allclose(yerr[0], [[3.0, -25.0 - 50 ** 0.5], [3.0, -25.0 + 50 ** 0.5]])
+    assert ax.get_xlabel() == "alignment P@1, paper protocol (%)" and ax.get_ylabel().startswith("Δ = B_Z − B_S, POS")
+
+
+def test_plot_falls_back_to_held_out_p1_and_marks_tasks(monkeypatch, tmp_path):
+    # a cell without the paper protocol's figure (a natural pair): every point uses held-out P@1
+    rows = [cell_row("mlm", 1, None, -30.0, heldout_p1=10.0), cell_row("xlm", 1, 60.0, -5.0, heldout_p1=50.0)]
+    for r, nli in zip(rows, (-8.0, -2.0)):
+        r["nli_delta"] = nli
+    ax = drawn_figure(monkeypatch, tmp_path, rows, tasks=("pos", "nli"))
+    assert sorted((a.get_text(), a.xy) for a in ax.texts) == [
+        ("mlm (trans+inv) NLI", (10.0, -8.0)), ("mlm (trans+inv) POS", (10.0, -30.0)),
+        ("xlm (trans+inv) NLI", (50.0, -2.0)), ("xlm (trans+inv) POS", (50.0, -5.0))]
+    assert ax.get_xlabel() == "held-out P@1 (NN) (%)"
+    assert [c.lines[0].get_marker() for c in ax.containers] == ["o", "o", "s", "s"]  # POS, then NLI
+
+
+def refused(*argv) -> str:
+    """The error `alignmlm compare ARGV` stops with before it trains anything (run in this
+    process: alignmlm's entry point, as the command calls it)."""
+    from alignmlm.__main__ import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["compare", *map(str, argv)])
+    return str(raised.value)
+
+
+def test_compare_refuses_bad_seeds_and_objectives(tmp_path):
+    # checked before the pair is read
+    base = ["--pair", tmp_path / "pair", "--pos", tmp_path, "--out", tmp_path / "out"]
+    assert refused(*base, "--seeds", "1,2,1").startswith("error: --seeds '1,2,1' repeats 1")
+    for seeds, message in (("1,2,1", "repeats 1"), ("1,two", "'two' is not an integer"),
+                           ("", "expected comma-separated integers"), ("1,,2", "expected comma-separated integers")):
+        assert message in refused(*base, "--seeds", seeds)
+    assert "--objectives is empty" in refused(*base, "--objectives", ",")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_compare_refuses_other_versions_results(tiny_pair, tmp_path):
+    base = ["--pair", tiny_pair, "--pos", tmp_path / "pos", "--out", tmp_path / "out"]
+    (tmp_path / "pos").mkdir()
     old = tmp_path / "out" / "mlm__trans_inv"  # the layout of the previous version: no cell.json
     old.mkdir(parents=True)
     (old / "pretrain.json").write_text("{}")
-    proc = run(base, check=False)
-    assert proc.returncode != 0 and "results of an older compare.py without recorded settings" in proc.stderr
+    assert "results of an older compare.py without recorded settings" in refused(*base)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mlm__trans_inv"]  # nothing written
     (tmp_path / "out" / "compare.json").write_text('{"format": 99}')
-    proc = run(base, check=False)
-    assert proc.returncode != 0 and "written by another version of compare.py (format 99" in proc.stderr
+    assert "written by another version of compare.py (format 99" in refused(*base)
 
 
 @pytest.mark.slow
