@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import BUNDLED_CORPUS, prepare_pair, run
+from conftest import BUNDLED_CORPUS, checkpoint_state, prepare_pair, run, train, upper_case_corpora
 from alignmlm.correlation import correlate
 from alignmlm.pair import PreparedPair
 from alignmlm.retrieval import precision_at_k, retrieve
@@ -132,12 +132,11 @@ def natural_pair(tmp_path_factory):
     dictionary of frequent words that are single pieces (so that rows can be set per word) plus
     a few words whose two sides are the same string (digits)."""
     tmp = tmp_path_factory.mktemp("natural")
+    en, up = upper_case_corpora(tmp, 1500, 1500)
     lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
-    (tmp / "en.txt").write_text("\n".join(lines[:1500]) + "\n", encoding="utf-8")
-    (tmp / "up.txt").write_text("\n".join(l.upper() for l in lines[1500:3000]) + "\n", encoding="utf-8")
     words = [w for w, _ in Counter(w for l in lines[:1500] for w in l.split() if w.isalpha() and w.islower()).most_common(400)]
     (tmp / "seed.txt").write_text("".join(f"{w} {w.upper()}\n" for w in words), encoding="utf-8")
-    common = ["--corpus", tmp / "en.txt", "--corpus2", tmp / "up.txt", "--lang2", "up",
+    common = ["--corpus", en, "--corpus2", up, "--lang2", "up",
               "--vocab-size", "800", "--valid-size", "50"]
     prepare_pair(*common, "--dictionary", tmp / "seed.txt", "--out", tmp / "probe")
     import sentencepiece as spm
@@ -147,16 +146,14 @@ def natural_pair(tmp_path_factory):
     (tmp / "dict.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
     prepare_pair(*common, "--dictionary", tmp / "dict.txt", "--out", tmp / "pair")
     save = tmp / "mlm"
-    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", tmp / "pair", "--save-dir",
-         save, "--max-update", "2", "--tokens-per-sample", "64", "--max-tokens", "1024"])
+    train("mlm", tmp / "pair", save, "--max-update", "2", "--max-tokens", "1024", "--warmup-updates", "30", "--lr", "1e-3")
     return tmp / "pair", save / "checkpoint_last.pt", len(single)
 
 
 def evaluate_with_rows(pair, checkpoint, out, set_rows):
     """evaluate_alignment.py on a copy of the checkpoint whose target rows `set_rows` rewrote."""
-    import alignmlm.checkpoint  # noqa: F401  (allow-list)
     from fairseq.data import Dictionary
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = checkpoint_state(checkpoint)
     d = Dictionary.load(str(pair / "bin" / "dict.txt"))
     E = state["model"]["encoder.sentence_encoder.embed_tokens.weight"]
     from alignmlm.data.bilingual_dictionary import read_word_pairs

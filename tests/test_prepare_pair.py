@@ -6,7 +6,7 @@ import conllu
 import pytest
 from fairseq.data import Dictionary, data_utils
 
-from conftest import BUNDLED_CORPUS, REPO, prepare_pair, run
+from conftest import REPO, prepare_pair, run, upper_case_corpora
 
 TWIN = "§"
 
@@ -126,22 +126,25 @@ def test_flag_combinations_are_checked(tiny_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_natural_pair_reports_dictionary_coverage(tmp_path):
-    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
-    (tmp_path / "en.txt").write_text("\n".join(lines[:1200]) + "\n", encoding="utf-8")
-    (tmp_path / "up.txt").write_text("\n".join(l.upper() for l in lines[1200:2400]) + "\n", encoding="utf-8")
+    en, up = upper_case_corpora(tmp_path, 1200, 1200)
     (tmp_path / "en-up.txt").write_text(
         "the THE\nof OF\nantidisestablishmentarianism ANTIDISESTABLISHMENTARIANISM\n日本 NIPPON\n",
         encoding="utf-8")
     out = tmp_path / "pair"
-    proc = prepare_pair("--corpus", tmp_path / "en.txt", "--lang1", "en", "--corpus2",
-                        tmp_path / "up.txt", "--lang2", "up", "--dictionary", tmp_path / "en-up.txt",
+    proc = prepare_pair("--corpus", en, "--lang1", "en", "--corpus2", up, "--lang2", "up",
+                        "--dictionary", tmp_path / "en-up.txt",
                         "--out", out, "--vocab-size", "800", "--valid-size", "50")
     coverage = json.loads((out / "pair.json").read_text())["stats"]["dictionary_coverage"]
     assert coverage == {"pairs": 4, "single_piece": 2, "multi_piece": 1, "oov": 1,
                         "oov_examples": ["日本 NIPPON"]}
     assert "both sides one piece: 2, several pieces: 1, out of vocabulary: 1" in proc.stderr
+    # each language's binarized training split decodes back to its piece text, line by line
+    d = Dictionary.load(str(out / "bin" / "dict.txt"))
     for lang in ("en", "up"):
-        assert (out / "bin" / lang / "train.bin").stat().st_size > 0
+        text = (out / "text" / f"train.{lang}").read_text(encoding="utf-8").splitlines()
+        binarized = data_utils.load_indexed_dataset(str(out / "bin" / lang / "train"), d)
+        assert len(text) == len(binarized) == 1150  # 1200 sentences, 50 for validation
+        assert [d.string(binarized[i]) for i in range(len(binarized))] == text
     assert not (out / "bin" / "para").exists()
     assert len((out / "dict" / "train.txt").read_text().splitlines()) == 2
 
