@@ -5,6 +5,7 @@ criterions and the checkpoint allow-list. This file stays light on purpose, so t
 modules (alignmlm.data.*, alignmlm.alignment) import without fairseq. From Python, call
 `register()` (or use `alignmlm.checkpoint.load_checkpoint`) before building tasks or models.
 """
+
 import importlib
 from pathlib import Path
 

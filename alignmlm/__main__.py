@@ -1,19 +1,32 @@
 """`alignmlm COMMAND ...` (or `python -m alignmlm COMMAND ...`): every command of the toolkit.
 `alignmlm COMMAND --help` documents each one's flags."""
+
 import importlib
 import sys
 
 # command -> (module with main(argv), one line of what it does)
 COMMANDS = {
-    "prepare-pair": ("alignmlm.data_prep.prepare_pair", "corpus -> language pair: transform, sentencepiece, dictionary, binarized data"),
+    "prepare-pair": (
+        "alignmlm.data_prep.prepare_pair",
+        "corpus -> language pair: transform, sentencepiece, dictionary, binarized data",
+    ),
     "transform-conllu": ("alignmlm.data_prep.transform_conllu", "apply a pair's transform to CoNLL-U files"),
-    "prepare-pos": ("alignmlm.data_prep.prepare_pos", "UPOS data of a pair's two languages, binarized for fine-tuning"),
+    "prepare-pos": (
+        "alignmlm.data_prep.prepare_pos",
+        "UPOS data of a pair's two languages, binarized for fine-tuning",
+    ),
     "prepare-nli": ("alignmlm.data_prep.prepare_nli", "NLI data of a pair's two languages"),
     "train": ("alignmlm.cli.train", "pretrain one objective on a prepared pair (fairseq-hydra-train)"),
-    "evaluate-alignment": ("alignmlm.cli.evaluate_alignment", "word-embedding alignment of a checkpoint (P@1/P@5, NN and CSLS)"),
+    "evaluate-alignment": (
+        "alignmlm.cli.evaluate_alignment",
+        "word-embedding alignment of a checkpoint (P@1/P@5, NN and CSLS)",
+    ),
     "alignment-curve": ("alignmlm.cli.alignment_curve", "alignment over training, from validation logs"),
     "finetune": ("alignmlm.cli.finetune", "zero-shot transfer: fine-tune on one language, test on both"),
-    "compare": ("alignmlm.cli.compare", "objectives x pairs x seeds: pretrain, evaluate, table and correlation"),
+    "compare": (
+        "alignmlm.cli.compare",
+        "objectives x pairs x seeds: pretrain, evaluate, table and correlation",
+    ),
     "export-hf": ("alignmlm.cli.export_hf", "a checkpoint as a Hugging Face transformers RobertaForMaskedLM"),
 }
 

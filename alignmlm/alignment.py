@@ -1,6 +1,7 @@
 """The math of ALIGN-MLM (docs/design.md §2) as pure functions: the alignment loss, word bags as mean
 embeddings, and loss-weight schedules. Used by the criterion, the tasks and evaluation (whose
 retrieval metrics are in alignmlm.retrieval)."""
+
 from __future__ import annotations
 
 import bisect
@@ -56,11 +57,14 @@ class WeightSchedule:
             if ":" not in text:
                 self.points = [(0, float(text))]
             else:
-                self.points = [(int(step), float(value)) for step, value in
-                               (item.split(":") for item in text.split(","))]
+                self.points = [
+                    (int(step), float(value)) for step, value in (item.split(":") for item in text.split(","))
+                ]
         except ValueError:
-            raise ValueError(f"invalid weight schedule {spec!r}: expected a number (10) or "
-                             "UPDATE:VALUE pairs (0:0,2000:10)") from None
+            raise ValueError(
+                f"invalid weight schedule {spec!r}: expected a number (10) or "
+                "UPDATE:VALUE pairs (0:0,2000:10)"
+            ) from None
         steps = [step for step, _ in self.points]
         if steps != sorted(steps) or len(set(steps)) != len(steps) or steps[0] < 0:
             raise ValueError(f"invalid weight schedule {spec!r}: updates must increase from >= 0")

@@ -20,6 +20,7 @@ What is scored (MUSE's conventions, docs/evaluation.md, "Alignment metrics"):
   the pieces. Its queries include pieces the loss trained on.
 All figures are percentages.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,10 @@ class AlignmentBenchmark:
         self.out_of_vocabulary = sorted(w for w, ids in pieces.items() if ids is None)
         usable = [(s, t) for s, t in everything if pieces[s] and pieces[t]]
         if not usable:
-            raise ValueError(f"{self.pair_dir}/dict/all.txt: no pair has both words in the "
-                             "vocabulary; is it the dictionary of this model's data?")
+            raise ValueError(
+                f"{self.pair_dir}/dict/all.txt: no pair has both words in the "
+                "vocabulary; is it the dictionary of this model's data?"
+            )
         self.sources = sorted({s for s, _ in usable})
         self.targets = sorted({t for _, t in usable})
         self.source_bags = pad_bags([pieces[w] for w in self.sources])
@@ -80,21 +83,29 @@ class AlignmentBenchmark:
             gold: dict[str, set] = {}
             for s, t in pairs:
                 gold.setdefault(s, set()).add(t)
-            self.pair_rows[split] = (torch.tensor([source_index[s] for s, _ in pairs]),
-                                     torch.tensor([target_index[t] for _, t in pairs]))
+            self.pair_rows[split] = (
+                torch.tensor([source_index[s] for s, _ in pairs]),
+                torch.tensor([target_index[t] for _, t in pairs]),
+            )
             for suffix, identical in (("", False), ("_identical", True)):
                 words = sorted(s for s in gold if (s in gold[s]) is identical)
                 rows = [(q, target_index[t]) for q, s in enumerate(words) for t in sorted(gold[s])]
                 self.queries[split + suffix] = (
                     torch.tensor([source_index[s] for s in words], dtype=torch.long),
-                    torch.tensor(rows, dtype=torch.long).reshape(-1, 2))
+                    torch.tensor(rows, dtype=torch.long).reshape(-1, 2),
+                )
 
         self.first_piece = dictionary.nspecial
         self.twin_offset = pair.twin_offset
-        logger.info("alignment benchmark of %s: %d source words, %d candidate target words; "
-                    "queries: %s; %d words out of vocabulary", self.pair_dir, len(self.sources),
-                    len(self.targets), ", ".join(f"{k} {len(v[0])}" for k, v in self.queries.items()),
-                    len(self.out_of_vocabulary))
+        logger.info(
+            "alignment benchmark of %s: %d source words, %d candidate target words; "
+            "queries: %s; %d words out of vocabulary",
+            self.pair_dir,
+            len(self.sources),
+            len(self.targets),
+            ", ".join(f"{k} {len(v[0])}" for k, v in self.queries.items()),
+            len(self.out_of_vocabulary),
+        )
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:
@@ -104,40 +115,70 @@ class AlignmentBenchmark:
         targets = bag_means(target_rows, self.target_bags.to(device))
         depth = min(5, len(self.targets))
         r_source = mean_top_k_cosine(targets, sources, CSLS_NEIGHBOURS)  # CSLS's r_S, once
-        result = {"candidates": len(self.targets), "source_words": len(self.sources),
-                  "out_of_vocabulary_words": len(self.out_of_vocabulary)}
+        result = {
+            "candidates": len(self.targets),
+            "source_words": len(self.sources),
+            "out_of_vocabulary_words": len(self.out_of_vocabulary),
+        }
         for name, (query, gold) in self.queries.items():
             scores = {"queries": int(len(query))}
             if len(query):
                 for method in ("nn", "csls"):
-                    top = retrieve(sources[query.to(device)], targets, k=depth, method=method,
-                                   csls_k=CSLS_NEIGHBOURS, r_source=r_source)
+                    top = retrieve(
+                        sources[query.to(device)],
+                        targets,
+                        k=depth,
+                        method=method,
+                        csls_k=CSLS_NEIGHBOURS,
+                        r_source=r_source,
+                    )
                     for k, value in precision_at_k(top, gold, ks=sorted({1, depth})).items():
                         scores[f"p{k}_{method}"] = round(100.0 * value, 2)
             result[name] = scores
         result["mean_cosine"] = {
-            split: round(float(torch.nn.functional.cosine_similarity(
-                sources[s.to(device)], targets[t.to(device)], dim=-1).mean()), 4)
-            for split, (s, t) in self.pair_rows.items() if len(s)}
+            split: round(
+                float(
+                    torch.nn.functional.cosine_similarity(
+                        sources[s.to(device)], targets[t.to(device)], dim=-1
+                    ).mean()
+                ),
+                4,
+            )
+            for split, (s, t) in self.pair_rows.items()
+            if len(s)
+        }
         result["paper"] = self._paper_protocol(source_rows, target_rows)
         return result
 
     def _paper_protocol(self, source_rows: torch.Tensor, target_rows: torch.Tensor) -> dict:
         v, first = self.twin_offset, self.first_piece
         if not v:
-            return {"queries": 0, "note": "defined only for a synthetic pair with a script "
-                    "change (trans), where piece i's translation is i + V"}
+            return {
+                "queries": 0,
+                "note": "defined only for a synthetic pair with a script "
+                "change (trans), where piece i's translation is i + V",
+            }
         order = list(range(v))
         np.random.RandomState(PAPER_SEED).shuffle(order)  # as their np.random.seed(42); shuffle
-        query = torch.tensor(order[-int(v * PAPER_QUERY_FRACTION):])
-        top = retrieve(source_rows[first:first + v][query.to(source_rows.device)],
-                       target_rows[first + v:first + 2 * v], k=1)
-        return {"queries": int(len(query)),
-                "p1_nn": round(100.0 * (top[:, 0].cpu() == query).float().mean().item(), 2)}
+        query = torch.tensor(order[-int(v * PAPER_QUERY_FRACTION) :])
+        top = retrieve(
+            source_rows[first : first + v][query.to(source_rows.device)],
+            target_rows[first + v : first + 2 * v],
+            k=1,
+        )
+        return {
+            "queries": int(len(query)),
+            "p1_nn": round(100.0 * (top[:, 0].cpu() == query).float().mean().item(), 2),
+        }
 
 
 def flat_metrics(result: dict) -> dict:
     """{'heldout_p1_nn': 12.5, ..., 'paper_p1_nn': 48.2}: the figures of `evaluate` under the
     names logged at validation (with an `align_` prefix) and written to compare's CSV."""
-    return {f"{group}_{key}": value for group, scores in result.items() if isinstance(scores, dict)
-            for key, value in scores.items() if key.startswith("p")}
+    return {
+        f"{group}_{key}": value
+        for group, scores in result.items()
+        if isinstance(scores, dict)
+        for key, value in scores.items()
+        if key.startswith("p")
+    }

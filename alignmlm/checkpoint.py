@@ -3,6 +3,7 @@
 fairseq stores its config as argparse.Namespace / OmegaConf objects next to the weights; we
 allow-list exactly those classes instead of switching the safety off for every load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,13 @@ from omegaconf.nodes import AnyNode
 # Namespace is in every fairseq checkpoint (cfg.model); the OmegaConf classes in those saved
 # from a live DictConfig.
 FAIRSEQ_CHECKPOINT_CLASSES = [
-    argparse.Namespace, DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode, typing.Any,
+    argparse.Namespace,
+    DictConfig,
+    ListConfig,
+    ContainerMetadata,
+    Metadata,
+    AnyNode,
+    typing.Any,
     collections.defaultdict,
 ]
 
@@ -37,8 +44,7 @@ def load_checkpoint(path: str | Path, data: str | Path | None = None):
 
     register()
     overrides = {"data": str(data)} if data is not None else None
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [str(path)], arg_overrides=overrides)
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(path)], arg_overrides=overrides)
     model = models[0]
     model.eval()
     return model, task
@@ -58,6 +64,9 @@ def training_identity(cfg: dict) -> dict:
     """What a run's checkpoints must keep to be resumed or compared: the objective (task and
     criterion), the architecture and the training data."""
     model = cfg.get("model") or {}
-    return {"task": cfg["task"]["_name"], "criterion": cfg["criterion"]["_name"],
-            "arch": model.get("arch") or model.get("_name"),
-            "data": str(Path(cfg["task"]["data"]).resolve())}
+    return {
+        "task": cfg["task"]["_name"],
+        "criterion": cfg["criterion"]["_name"],
+        "arch": model.get("arch") or model.get("_name"),
+        "data": str(Path(cfg["task"]["data"]).resolve()),
+    }

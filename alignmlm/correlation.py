@@ -10,6 +10,7 @@ Point estimate: the correlation of the cells' means. Interval: a two-level perce
 so it reflects both the spread of the cells and the noise of the seeds. With one seed per cell
 it is the ordinary bootstrap over cells.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,20 +25,23 @@ METHODS = ("spearman", "pearson")
 @dataclass(frozen=True)
 class Correlation:
     method: str
-    value: float          # over the cell means
-    p_value: float        # scipy's, over the cell means (no account of the seeds)
-    low: float            # bootstrap 95 % interval (nan when it cannot be estimated)
+    value: float  # over the cell means
+    p_value: float  # scipy's, over the cell means (no account of the seeds)
+    low: float  # bootstrap 95 % interval (nan when it cannot be estimated)
     high: float
     cells: int
-    seeds: int            # runs in all
-    resamples: int        # bootstrap resamples where the correlation was defined
+    seeds: int  # runs in all
+    resamples: int  # bootstrap resamples where the correlation was defined
 
     def describe(self) -> str:
-        interval = ("interval undefined" if np.isnan(self.low)
-                    else f"95% CI [{self.low:+.3f}, {self.high:+.3f}]")
+        interval = (
+            "interval undefined" if np.isnan(self.low) else f"95% CI [{self.low:+.3f}, {self.high:+.3f}]"
+        )
         name = "Spearman ρ" if self.method == "spearman" else "Pearson r"
-        return (f"{name} = {self.value:+.3f} ({interval}, p = {self.p_value:.3f}; "
-                f"{self.cells} cells, {self.seeds} runs)")
+        return (
+            f"{name} = {self.value:+.3f} ({interval}, p = {self.p_value:.3f}; "
+            f"{self.cells} cells, {self.seeds} runs)"
+        )
 
 
 def _rowwise(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
@@ -52,8 +56,13 @@ def _rowwise(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
         return np.where(denominator > 0, (x * y).sum(1) / denominator, np.nan)
 
 
-def correlate(cells: Sequence[Sequence[tuple[float, float]]], method: str = "spearman",
-              resamples: int = 10_000, confidence: float = 0.95, seed: int = 0) -> Correlation:
+def correlate(
+    cells: Sequence[Sequence[tuple[float, float]]],
+    method: str = "spearman",
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Correlation:
     """Correlation of x with y over cells, each cell a list of (x, y) per seed."""
     if method not in METHODS:
         raise ValueError(f"unknown correlation {method!r}; expected one of {METHODS}")
@@ -78,7 +87,14 @@ def correlate(cells: Sequence[Sequence[tuple[float, float]]], method: str = "spe
     values = _rowwise(boot[..., 0], boot[..., 1], method)
     values = values[~np.isnan(values)]
     tail = (1 - confidence) / 2 * 100
-    low, high = (np.percentile(values, [tail, 100 - tail]) if len(values) >= 100
-                 else (np.nan, np.nan))
-    return Correlation(method, float(value), float(p_value), float(low), float(high), n,
-                       int(sum(len(c) for c in cells)), int(len(values)))
+    low, high = np.percentile(values, [tail, 100 - tail]) if len(values) >= 100 else (np.nan, np.nan)
+    return Correlation(
+        method,
+        float(value),
+        float(p_value),
+        float(low),
+        float(high),
+        n,
+        int(sum(len(c) for c in cells)),
+        int(len(values)),
+    )

@@ -1,4 +1,5 @@
 """Reading the JSON records of a fairseq `--log-format json --log-file` log."""
+
 import json
 from pathlib import Path
 

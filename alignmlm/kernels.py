@@ -1,6 +1,7 @@
 """Which of NVIDIA apex's fused kernels fairseq will use in this process. fairseq picks them up
 silently when apex is importable (and only on CUDA); pretraining logs this report at start so a
 run's speed can be explained from its log. apex is optional (docs/cluster.md, "apex (optional)")."""
+
 import importlib.util
 
 import torch
@@ -30,6 +31,8 @@ def describe(kernels: dict) -> str:
     active = [name for name, on in kernels.items() if on]
     if active:
         off = [name for name, on in kernels.items() if not on]
-        return f"apex fused kernels active: {', '.join(active)}" + (f"; not active: {', '.join(off)}" if off else "")
+        return f"apex fused kernels active: {', '.join(active)}" + (
+            f"; not active: {', '.join(off)}" if off else ""
+        )
     reason = "no CUDA device" if not torch.cuda.is_available() else "apex is not installed"
     return f"apex fused kernels: none active ({reason}): fairseq uses PyTorch's kernels"

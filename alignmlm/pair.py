@@ -7,6 +7,7 @@
 
 From the shell: `python -m alignmlm.pair PAIR FIELD` prints one field (e.g. `bin_dir`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,19 +37,21 @@ class PreparedPair:
         root = path.parent if path.name == "bin" and (path.parent / MANIFEST).is_file() else path
         manifest_path = root / MANIFEST
         if not manifest_path.is_file():
-            raise PairError(f"{path}: not a prepared pair (no {MANIFEST}); make one with "
-                            "`alignmlm prepare-pair`")
+            raise PairError(
+                f"{path}: not a prepared pair (no {MANIFEST}); make one with `alignmlm prepare-pair`"
+            )
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise PairError(f"{manifest_path}: not valid JSON ({err})") from None
         if not manifest.get("complete"):
-            raise PairError(f"{root} holds an unfinished data preparation; run "
-                            "`alignmlm prepare-pair` again")
+            raise PairError(f"{root} holds an unfinished data preparation; run `alignmlm prepare-pair` again")
         version = manifest.get("settings", {}).get("format_version", 1)
         if version != FORMAT_VERSION:
-            raise PairError(f"{root} was prepared in format {version}, this version reads "
-                            f"format {FORMAT_VERSION}; prepare it again")
+            raise PairError(
+                f"{root} was prepared in format {version}, this version reads "
+                f"format {FORMAT_VERSION}; prepare it again"
+            )
         return cls(root.resolve(), manifest)
 
     @classmethod

@@ -2,6 +2,7 @@
 configs/objective/NAME.yaml and optional run/size/precision configs, composed as
 fairseq-hydra-train composes them (`alignmlm train`, compare, the SLURM template, the
 benchmarks and the tests all use these files; nothing restates their values)."""
+
 from __future__ import annotations
 
 import warnings
@@ -27,12 +28,15 @@ def compose(objective: str, overrides: list[str] | tuple = (), config_dir: Path 
     from hydra import initialize_config_dir
 
     if objective not in choices("objective", config_dir):
-        raise ValueError(f"objective {objective!r}: expected one of "
-                         f"{', '.join(choices('objective', config_dir))}")
+        raise ValueError(
+            f"objective {objective!r}: expected one of {', '.join(choices('objective', config_dir))}"
+        )
     register()
     hydra_init(BASE_CONFIG)
-    with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.1"), \
-            warnings.catch_warnings():
+    with (
+        initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.1"),
+        warnings.catch_warnings(),
+    ):
         # hydra warns that the file shares its name with fairseq's schema: how fairseq works
         warnings.simplefilter("ignore", UserWarning)
         cfg = hydra_compose(BASE_CONFIG, overrides=[f"+objective={objective}", *overrides])

@@ -7,6 +7,7 @@ k nearest candidates and r_S(y) the mean cosine of candidate y to its k nearest 
 source pool (MUSE: the whole source vocabulary). It penalises "hub" candidates that are close to
 everything. Pure functions on tensors; scores are computed in fp32 in bounded chunks.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,22 +22,30 @@ def _chunks(n_rows: int, n_cols: int, chunk_bytes: int):
 
 
 @torch.no_grad()
-def mean_top_k_cosine(rows: torch.Tensor, pool: torch.Tensor, k: int,
-                      chunk_bytes: int = 64 << 20) -> torch.Tensor:
+def mean_top_k_cosine(
+    rows: torch.Tensor, pool: torch.Tensor, k: int, chunk_bytes: int = 64 << 20
+) -> torch.Tensor:
     """For every row, the mean cosine to its k most similar rows of `pool` (CSLS's r)."""
     rows, pool = F.normalize(rows.float(), dim=-1), F.normalize(pool.float(), dim=-1)
     k = min(k, pool.shape[0])
     out = torch.empty(rows.shape[0], device=rows.device)
     starts, step = _chunks(rows.shape[0], pool.shape[0], chunk_bytes)
     for start in starts:
-        out[start:start + step] = (rows[start:start + step] @ pool.T).topk(k, dim=1).values.mean(1)
+        out[start : start + step] = (rows[start : start + step] @ pool.T).topk(k, dim=1).values.mean(1)
     return out
 
 
 @torch.no_grad()
-def retrieve(queries: torch.Tensor, candidates: torch.Tensor, k: int = 10, method: str = "nn",
-             source_pool: torch.Tensor | None = None, csls_k: int = 10,
-             chunk_bytes: int = 64 << 20, r_source: torch.Tensor | None = None) -> torch.Tensor:
+def retrieve(
+    queries: torch.Tensor,
+    candidates: torch.Tensor,
+    k: int = 10,
+    method: str = "nn",
+    source_pool: torch.Tensor | None = None,
+    csls_k: int = 10,
+    chunk_bytes: int = 64 << 20,
+    r_source: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Indices [Q, min(k, C)] of each query's best candidates, best first.
 
     queries [Q, D], candidates [C, D]: embeddings of the two languages (any scale: rows are
@@ -59,11 +68,11 @@ def retrieve(queries: torch.Tensor, candidates: torch.Tensor, k: int = 10, metho
         out = torch.empty(q.shape[0], k, dtype=torch.long, device=q.device)
         starts, step = _chunks(q.shape[0], c.shape[0], chunk_bytes)
         for start in starts:
-            scores = q[start:start + step] @ c.T
+            scores = q[start : start + step] @ c.T
             if method == "csls":
                 r_target = scores.topk(min(csls_k, c.shape[0]), dim=1).values.mean(1)  # r_T(x)
                 scores = 2 * scores - r_target[:, None] - r_source[None, :]
-            out[start:start + step] = scores.topk(k, dim=1).indices
+            out[start : start + step] = scores.topk(k, dim=1).indices
     return out
 
 

@@ -20,6 +20,7 @@ throughput run must be (see train_command).
    candidates x source pool) and peak extra memory (target <= 512 MB), each measured in a fresh
    process (best of 2; memory: resident set sampled every ms).
 """
+
 import argparse
 import logging
 import shutil
@@ -39,20 +40,35 @@ REPO = Path(__file__).resolve().parents[1]
 # objective settings included, is the configs'. Their lr schedule (warm-up, linear decay)
 # replaces the constant lr these benchmarks used to set: the learning rate does not change
 # tokens/s, so it is not overridden.
-MEASURE = ["checkpoint.no_save=true", "dataset.disable_validation=true",
-           "common.tensorboard_logdir=null"]
+MEASURE = ["checkpoint.no_save=true", "dataset.disable_validation=true", "common.tensorboard_logdir=null"]
 # CPU figures: train on the CPU (configs/run/cpu.yaml) even where a GPU is visible, as the
 # alignment term is timed on the CPU too.
 CPU = ["--run", "cpu"]
 
 
-def train_command(objective: str, data: Path, save_dir: Path, updates: int, flags=(),
-                  overrides=()) -> list:
+def train_command(objective: str, data: Path, save_dir: Path, updates: int, flags=(), overrides=()) -> list:
     """`alignmlm train` for a throughput run of `updates` updates; `flags` are its own
     (--size, --max-tokens, ...), `overrides` hydra ones (e.g. task.bilingual_dict=PATH)."""
-    return [sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data",
-            str(data), "--save-dir", str(save_dir), "--max-update", str(updates),
-            "--log-interval", "1", *flags, "--", *MEASURE, *overrides]
+    return [
+        sys.executable,
+        "-m",
+        "alignmlm",
+        "train",
+        "--objective",
+        objective,
+        "--data",
+        str(data),
+        "--save-dir",
+        str(save_dir),
+        "--max-update",
+        str(updates),
+        "--log-interval",
+        "1",
+        *flags,
+        "--",
+        *MEASURE,
+        *overrides,
+    ]
 
 
 def run(command: list, **kwargs) -> subprocess.CompletedProcess:
@@ -64,8 +80,7 @@ def run(command: list, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
-def train_records(objective: str, data: Path, save_dir: Path, updates: int, flags=(),
-                  overrides=()) -> tuple:
+def train_records(objective: str, data: Path, save_dir: Path, updates: int, flags=(), overrides=()) -> tuple:
     """(train_inner records, the run's output) of one throughput run in a fresh save_dir."""
     shutil.rmtree(save_dir, ignore_errors=True)
     proc = run(train_command(objective, data, save_dir, updates, flags, overrides))
@@ -90,8 +105,9 @@ def run_config(objective: str, data: Path, flags=(), overrides=()):
         from alignmlm.cli import train
         from alignmlm.pretraining_config import compose
 
-        args = train.build_parser().parse_args(["--objective", objective, "--data", str(data),
-                                                "--save-dir", "unused", *flags])
+        args = train.build_parser().parse_args(
+            ["--objective", objective, "--data", str(data), "--save-dir", "unused", *flags]
+        )
         hydra = train.hydra_overrides(args, [*MEASURE, *overrides])
         return compose(objective, [o for o in hydra if not o.startswith("+objective=")])
     finally:
@@ -100,8 +116,7 @@ def run_config(objective: str, data: Path, flags=(), overrides=()):
 
 def describe(cfg) -> str:
     """'roberta_tiny, 128-token blocks, 4096 tok/batch' of a composed config."""
-    return (f"{cfg.model._name}, {cfg.task.tokens_per_sample}-token blocks, "
-            f"{cfg.dataset.max_tokens} tok/batch")
+    return f"{cfg.model._name}, {cfg.task.tokens_per_sample}-token blocks, {cfg.dataset.max_tokens} tok/batch"
 
 
 def alignment_term_shape(cfg, pairs: Path) -> tuple:
@@ -116,8 +131,16 @@ def alignment_term_shape(cfg, pairs: Path) -> tuple:
     return vocab, SIZES[size_name(cfg.model._name)].dim, count
 
 
-def compare(label: str, data: Path, tmp: Path, updates: int, rounds: int, flags: list,
-            pairs: Path, align_overrides: list = ()) -> None:
+def compare(
+    label: str,
+    data: Path,
+    tmp: Path,
+    updates: int,
+    rounds: int,
+    flags: list,
+    pairs: Path,
+    align_overrides: list = (),
+) -> None:
     cfg = run_config("align_mlm", data, [*CPU, *flags], align_overrides)
     vocab, dim, npairs = alignment_term_shape(cfg, pairs)
     label = f"{label} ({describe(cfg)}, vocab {vocab:,}, {npairs:,} pairs)"
@@ -129,15 +152,21 @@ def compare(label: str, data: Path, tmp: Path, updates: int, rounds: int, flags:
     mlm, align = (statistics.median(results[k]) for k in ("mlm", "align_mlm"))
     term_ms = alignment_term_ms(vocab, dim, npairs)
     step_ms = 1000 * cfg.dataset.max_tokens / mlm
-    print(f"{label}: alignment term {term_ms:.1f} ms per batch against an MLM step of "
-          f"{step_ms:.0f} ms: ratio {step_ms / (step_ms + term_ms):.3f} by direct timing")
-    print(f"{label}: MLM {mlm:,.0f} tok/s, ALIGN-MLM {align:,.0f} tok/s, ratio {align / mlm:.3f} "
-          f"(target >= 0.97; runs: mlm {[round(x) for x in results['mlm']]}, "
-          f"align {[round(x) for x in results['align_mlm']]})", flush=True)
+    print(
+        f"{label}: alignment term {term_ms:.1f} ms per batch against an MLM step of "
+        f"{step_ms:.0f} ms: ratio {step_ms / (step_ms + term_ms):.3f} by direct timing"
+    )
+    print(
+        f"{label}: MLM {mlm:,.0f} tok/s, ALIGN-MLM {align:,.0f} tok/s, ratio {align / mlm:.3f} "
+        f"(target >= 0.97; runs: mlm {[round(x) for x in results['mlm']]}, "
+        f"align {[round(x) for x in results['align_mlm']]})",
+        flush=True,
+    )
 
 
-def alignment_term_ms(vocab: int, dim: int, pairs: int, repeats: int = 10,
-                      device: str = "cpu", dtype=None) -> float:
+def alignment_term_ms(
+    vocab: int, dim: int, pairs: int, repeats: int = 10, device: str = "cpu", dtype=None
+) -> float:
     """Forward + backward of the alignment term alone, in-process: the fixed cost ALIGN-MLM
     adds to every batch, free of the run-to-run noise of whole training runs."""
     import time
@@ -166,9 +195,22 @@ def tiny_data(tmp: Path) -> PreparedPair:
         return PreparedPair.load(REPO / "runs" / "quickstart" / "data")
     except PairError:
         out = tmp / "pair"
-        run([sys.executable, "-m", "alignmlm", "prepare-pair", "--corpus",
-             str(REPO / "data" / "en_ewt" / "pretrain.txt"), "--transform", "trans+inv",
-             "--out", str(out), "--workers", "2"])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "alignmlm",
+                "prepare-pair",
+                "--corpus",
+                str(REPO / "data" / "en_ewt" / "pretrain.txt"),
+                "--transform",
+                "trans+inv",
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+            ]
+        )
         return PreparedPair.load(out)
 
 
@@ -233,18 +275,20 @@ print(min(times), (max(peak) - before) / 2**20)
 def bench_retrieval() -> None:
     def measure(mode):
         return [float(x) for x in run([sys.executable, "-c", P1_SCRIPT, mode]).stdout.split()]
+
     bare_s, bare_mb = measure("bare")
     for method in ("nn", "csls"):
         p1_s, p1_mb = measure(method)
-        print(f"retrieval ({method}, top 5), 80k x 512, 16k queries vs 40k candidates: {p1_s:.2f} s, "
-              f"peak extra {p1_mb:.0f} MB; bare matmul {bare_s:.2f} s ({bare_mb:.0f} MB): time ratio "
-              f"{p1_s / bare_s:.2f}{' (target <= 2)' if method == 'nn' else ''}, memory "
-              f"{p1_mb / 512:.2f} of the 512 MB target")
+        print(
+            f"retrieval ({method}, top 5), 80k x 512, 16k queries vs 40k candidates: {p1_s:.2f} s, "
+            f"peak extra {p1_mb:.0f} MB; bare matmul {bare_s:.2f} s ({bare_mb:.0f} MB): time ratio "
+            f"{p1_s / bare_s:.2f}{' (target <= 2)' if method == 'nn' else ''}, memory "
+            f"{p1_mb / 512:.2f} of the 512 MB target"
+        )
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
     p.add_argument("--skip-paper", action="store_true", help="skip the paper-size model")
     p.add_argument("--only-retrieval", action="store_true", help="only the retrieval timing")
@@ -259,8 +303,16 @@ def main() -> None:
             # synthetic data, no prepared pair: ALIGN-MLM is given its bilingual dictionary; the
             # paper's model and blocks, in batches of 8 blocks (its GPU batch is 16)
             data, pairs = paper_data(tmp), tmp / "paper" / "pairs.txt"
-            compare("paper size", data, tmp, 5, args.rounds, ["--size", "paper", "--max-tokens", "4096"],
-                    pairs, [f"task.bilingual_dict={pairs}"])
+            compare(
+                "paper size",
+                data,
+                tmp,
+                5,
+                args.rounds,
+                ["--size", "paper", "--max-tokens", "4096"],
+                pairs,
+                [f"task.bilingual_dict={pairs}"],
+            )
     bench_retrieval()
 
 

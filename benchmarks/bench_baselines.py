@@ -8,6 +8,7 @@ after the first) of `xlm` and `dict_mlm` against MLM with the shared recipe's mo
 its task's and criterion's defaults) on the quickstart's Trans+Inv pair (or one prepared here),
 runs interleaved (mlm, xlm, dict_mlm, mlm, ...). Target ratio >= 0.97.
 """
+
 import argparse
 import statistics
 import tempfile
@@ -19,8 +20,7 @@ OBJECTIVES = ("mlm", "xlm", "dict_mlm")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     p.add_argument("--updates", type=int, default=60, help="updates per run")
     args = p.parse_args()
@@ -37,8 +37,10 @@ def main() -> None:
     print(f"  mlm       {mlm:>9,.0f} tok/s   runs {[round(x) for x in results['mlm']]}")
     for name in OBJECTIVES[1:]:
         value = statistics.median(results[name])
-        print(f"  {name:<9} {value:>9,.0f} tok/s   ratio {value / mlm:.3f} (target >= 0.97)   "
-              f"runs {[round(x) for x in results[name]]}")
+        print(
+            f"  {name:<9} {value:>9,.0f} tok/s   ratio {value / mlm:.3f} (target >= 0.97)   "
+            f"runs {[round(x) for x in results[name]]}"
+        )
 
 
 if __name__ == "__main__":

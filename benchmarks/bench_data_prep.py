@@ -9,6 +9,7 @@
 2. The whole pipeline (prepare_pair, --workers 2) on the corpus: wall time (target < 60 s on
    a 2-core machine) and fairseq-preprocess's share of it.
 """
+
 import argparse
 import json
 import os
@@ -40,28 +41,43 @@ def bench_transform(corpus: Path, tmp: Path, repeats: int) -> None:
                 derive.derive_text(ids)
             best = min(best, time.perf_counter() - start)
         rate = len(encoded) / best
-        print(f"  {'+'.join(spec):<11} {rate:>10,.0f} sentences/s   "
-              f"(target 50,000/s: ratio {rate / 50_000:.2f})")
+        print(
+            f"  {'+'.join(spec):<11} {rate:>10,.0f} sentences/s   "
+            f"(target 50,000/s: ratio {rate / 50_000:.2f})"
+        )
 
 
 def bench_pipeline(corpus: Path, tmp: Path) -> None:
     out = tmp / "pair"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "alignmlm.data_prep.prepare_pair", "--corpus", str(corpus),
-                    "--transform", "trans+inv", "--out", str(out), "--workers", "2"],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm.data_prep.prepare_pair",
+            "--corpus",
+            str(corpus),
+            "--transform",
+            "trans+inv",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - start
     seconds = json.loads((out / "pair.json").read_text())["stats"]["seconds"]
-    print(f"whole pipeline (trans+inv, --workers 2): {wall:.1f} s wall "
-          f"(target 60 s: ratio {wall / 60:.2f})")
+    print(f"whole pipeline (trans+inv, --workers 2): {wall:.1f} s wall (target 60 s: ratio {wall / 60:.2f})")
     for step, value in seconds.items():
         if step != "total":
             print(f"  {step:<20} {value:6.2f} s  ({100 * value / wall:4.1f}% of wall)")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=REPO / "data" / "en_ewt" / "pretrain.txt")
     p.add_argument("--repeats", type=int, default=5, help="passes over the corpus (best taken)")
     args = p.parse_args()

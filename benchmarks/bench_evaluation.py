@@ -16,6 +16,7 @@
    collated batches, at the pretraining recipe's tokens per batch for all three (target:
    fine-tuning >= pretraining, ratio >= 1).
 """
+
 import argparse
 import json
 import logging
@@ -53,16 +54,45 @@ def paper_checkpoint(tmp: Path) -> tuple:
     (pair / "dict" / "all.txt").write_text("".join(words))
     (pair / "dict" / "train.txt").write_text("".join(words[::2]))
     (pair / "dict" / "heldout.txt").write_text("".join(words[1::2]))
-    (pair / "pair.json").write_text(json.dumps({
-        "complete": True, "data": "bin", "languages": ["en", "xx"], "dictionary_units": "pieces",
-        "twin_offset": vocab, "spm_model": "spm.model",
-        "settings": {"transform": "trans", "format_version": FORMAT_VERSION}}))
+    (pair / "pair.json").write_text(
+        json.dumps(
+            {
+                "complete": True,
+                "data": "bin",
+                "languages": ["en", "xx"],
+                "dictionary_units": "pieces",
+                "twin_offset": vocab,
+                "spm_model": "spm.model",
+                "settings": {"transform": "trans", "format_version": FORMAT_VERSION},
+            }
+        )
+    )
     save = tmp / "ckpt"
     # the MLM recipe at the paper's size, changed only to save after 1 update of one block (the
     # synthetic data has no validation set)
-    run([sys.executable, "-m", "alignmlm", "train", "--objective", "mlm", "--data", str(pair),
-         "--save-dir", str(save), *CPU, "--size", "paper", "--max-update", "1", "--max-tokens", "512",
-         "--", "dataset.disable_validation=true"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "train",
+            "--objective",
+            "mlm",
+            "--data",
+            str(pair),
+            "--save-dir",
+            str(save),
+            *CPU,
+            "--size",
+            "paper",
+            "--max-update",
+            "1",
+            "--max-tokens",
+            "512",
+            "--",
+            "dataset.disable_validation=true",
+        ]
+    )
     return pair, save / "checkpoint_last.pt"
 
 
@@ -77,11 +107,13 @@ def bench_alignment(tmp: Path) -> None:
     load_s, load_mb = min(child("load", checkpoint) for _ in range(2))
     eval_s, eval_mb = min(child("evaluate", checkpoint, pair, tmp / "a.json") for _ in range(2))
     result = json.loads((tmp / "a.json").read_text())
-    print(f"alignment evaluation, 80k x 512 checkpoint ({checkpoint.stat().st_size / 2**20:.0f} MB), "
-          f"{result['paper']['queries']} sources (paper protocol) + {result['heldout']['queries']} "
-          f"held-out + {result['train']['queries']} train queries against {result['candidates']} candidates: {eval_s:.1f} s end to end (loading alone "
-          f"{load_s:.1f} s), peak memory {eval_mb:.0f} MB against {load_mb:.0f} MB for loading "
-          f"alone: {eval_mb - load_mb:.0f} MB extra")
+    print(
+        f"alignment evaluation, 80k x 512 checkpoint ({checkpoint.stat().st_size / 2**20:.0f} MB), "
+        f"{result['paper']['queries']} sources (paper protocol) + {result['heldout']['queries']} "
+        f"held-out + {result['train']['queries']} train queries against {result['candidates']} candidates: {eval_s:.1f} s end to end (loading alone "
+        f"{load_s:.1f} s), peak memory {eval_mb:.0f} MB against {load_mb:.0f} MB for loading "
+        f"alone: {eval_mb - load_mb:.0f} MB extra"
+    )
 
 
 def batch_tokens_per_second(task_cfg, max_tokens: int, total: int) -> tuple:
@@ -95,9 +127,14 @@ def batch_tokens_per_second(task_cfg, max_tokens: int, total: int) -> tuple:
     load_s = time.perf_counter() - start
     tokens, epoch, start = 0, 1, time.perf_counter()
     while tokens < total:
-        iterator = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens,
-                                           max_positions=task.max_positions(), seed=1,
-                                           num_workers=0, epoch=epoch)
+        iterator = task.get_batch_iterator(
+            task.dataset("train"),
+            max_tokens=max_tokens,
+            max_positions=task.max_positions(),
+            seed=1,
+            num_workers=0,
+            epoch=epoch,
+        )
         for batch in iterator.next_epoch_itr(shuffle=True):
             tokens += int(batch["ntokens"])  # real tokens, padding not counted
             if tokens >= total:
@@ -115,9 +152,22 @@ def finetuning_task_cfg(task: str, data: Path, pair: Path, pretrained_arch: str)
     from alignmlm.cli.finetune import TASKS, finetuning_arch
 
     fairseq_task, _, family = TASKS[task]
-    args = options.parse_args_and_arch(options.get_training_parser(), [
-        str(data), "--user-dir", str(PLUGIN_DIR), "--task", fairseq_task, "--pair", str(pair),
-        "--arch", finetuning_arch(pretrained_arch, family), "--num-workers", "0"])
+    args = options.parse_args_and_arch(
+        options.get_training_parser(),
+        [
+            str(data),
+            "--user-dir",
+            str(PLUGIN_DIR),
+            "--task",
+            fairseq_task,
+            "--pair",
+            str(pair),
+            "--arch",
+            finetuning_arch(pretrained_arch, family),
+            "--num-workers",
+            "0",
+        ],
+    )
     return convert_namespace_to_omegaconf(args).task
 
 
@@ -127,12 +177,38 @@ def task_data(tmp: Path) -> tuple:
     pos = REPO / "runs" / "quickstart" / "pos"
     if not (pos / "train.conllu").is_file():
         pos = tmp / "pos"
-        run([sys.executable, "-m", "alignmlm", "prepare-pos", "--conllu-dir",
-             str(REPO / "data" / "en_ewt" / "pos"), "--transform", "trans+inv", "--out", str(pos)])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "alignmlm",
+                "prepare-pos",
+                "--conllu-dir",
+                str(REPO / "data" / "en_ewt" / "pos"),
+                "--transform",
+                "trans+inv",
+                "--out",
+                str(pos),
+            ]
+        )
     nli = tmp / "nli"
-    run([sys.executable, "-m", "alignmlm", "prepare-nli", *(
-        x for split in ("train", "valid", "test") for x in (f"--{split}", str(REPO / "tests" / "data" / "nli" / f"{split}.jsonl"))),
-        "--transform", "trans+inv", "--out", str(nli)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "prepare-nli",
+            *(
+                x
+                for split in ("train", "valid", "test")
+                for x in (f"--{split}", str(REPO / "tests" / "data" / "nli" / f"{split}.jsonl"))
+            ),
+            "--transform",
+            "trans+inv",
+            "--out",
+            str(nli),
+        ]
+    )
     return pair.root, pos, nli
 
 
@@ -141,16 +217,17 @@ def bench_loading(tmp: Path, total: int) -> None:
     pretraining = run_config("mlm", pair, CPU)
     arch, max_tokens = pretraining.model._name, pretraining.dataset.max_tokens
     runs = {
-        f"pretraining ({pretraining.task._name}, {pretraining.task.tokens_per_sample}-token blocks)":
-            pretraining.task,
+        f"pretraining ({pretraining.task._name}, {pretraining.task.tokens_per_sample}-token blocks)": pretraining.task,
         "POS fine-tuning (pos_tagging)": finetuning_task_cfg("pos", pos, pair, arch),
         "NLI fine-tuning (nli)": finetuning_task_cfg("nli", nli, pair, arch),
     }
     speeds = {}
     for label, task_cfg in runs.items():
         speeds[label], tokens, load_s = batch_tokens_per_second(task_cfg, max_tokens, total)
-        print(f"{label}: {speeds[label]:,.0f} tokens/s over {tokens:,} tokens "
-              f"(dataset load {load_s:.2f} s)", flush=True)
+        print(
+            f"{label}: {speeds[label]:,.0f} tokens/s over {tokens:,} tokens (dataset load {load_s:.2f} s)",
+            flush=True,
+        )
     base = speeds[next(iter(runs))]
     for label in list(runs)[1:]:
         print(f"{label} / pretraining: ratio {speeds[label] / base:.2f} (target >= 1)")
@@ -158,8 +235,7 @@ def bench_loading(tmp: Path, total: int) -> None:
 
 def main() -> None:
     logging.disable(logging.INFO)  # fairseq's per-epoch messages
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--skip-alignment", action="store_true", help="only the data-loading part")
     p.add_argument("--tokens", type=int, default=300_000, help="tokens collated per task")
     args = p.parse_args()

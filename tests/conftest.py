@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import socket
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from alignmlm import PLUGIN_DIR
+from alignmlm.pair import FORMAT_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO / "data" / "en_ewt" / "pretrain.txt"
@@ -18,11 +20,14 @@ def run(args, check=True, **kwargs) -> subprocess.CompletedProcess:
     """Run a command of this repo's venv with the repo importable; output captured."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.update(kwargs.pop("env", {}))
-    proc = subprocess.run([str(a) for a in args], cwd=kwargs.pop("cwd", REPO), env=env,
-                          capture_output=True, text=True, **kwargs)
+    proc = subprocess.run(
+        [str(a) for a in args], cwd=kwargs.pop("cwd", REPO), env=env, capture_output=True, text=True, **kwargs
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"command failed ({proc.returncode}): {args}\n"
-                             f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"command failed ({proc.returncode}): {args}\n"
+            f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -30,10 +35,32 @@ def fairseq_finetune(data, save_dir: Path, *args, check=True) -> subprocess.Comp
     """fairseq-train of the plugin on task data: Adam, polynomial decay, sequence length 64 (as
     the `pretrained` checkpoint), JSON log in SAVE_DIR/train.log; ARGS: task, model, schedule."""
     save_dir.mkdir(parents=True, exist_ok=True)
-    return run([sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", PLUGIN_DIR,
-                "--optimizer", "adam", "--lr-scheduler", "polynomial_decay", "--save-dir", save_dir,
-                "--log-format", "json", "--log-file", save_dir / "train.log", "--num-workers", "0",
-                "--max-positions", "64", *args], check=check)
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.train",
+            data,
+            "--user-dir",
+            PLUGIN_DIR,
+            "--optimizer",
+            "adam",
+            "--lr-scheduler",
+            "polynomial_decay",
+            "--save-dir",
+            save_dir,
+            "--log-format",
+            "json",
+            "--log-file",
+            save_dir / "train.log",
+            "--num-workers",
+            "0",
+            "--max-positions",
+            "64",
+            *args,
+        ],
+        check=check,
+    )
 
 
 def prepare_pair(*args, check=True):
@@ -42,37 +69,114 @@ def prepare_pair(*args, check=True):
 
 # settings of `alignmlm train` for tiny test runs: 64-token blocks, 2,048 tokens per batch, 5
 # warm-up updates, lr 2e-3, validation and checkpoint every 20 updates (training stats every 10)
-TINY_TRAIN = ["--tokens-per-sample", "64", "--max-tokens", "2048", "--warmup-updates", "5",
-              "--save-interval-updates", "20", "--lr", "2e-3"]
+TINY_TRAIN = [
+    "--tokens-per-sample",
+    "64",
+    "--max-tokens",
+    "2048",
+    "--warmup-updates",
+    "5",
+    "--save-interval-updates",
+    "20",
+    "--lr",
+    "2e-3",
+]
 
 
 def train(objective, data, save_dir, *flags, check=True, overrides=()) -> subprocess.CompletedProcess:
     """`alignmlm train --objective OBJECTIVE` on DATA into SAVE_DIR with TINY_TRAIN; FLAGS are more
     of its own flags (given after TINY_TRAIN, so they win); OVERRIDES (hydra's key=value) go after
     `--`."""
-    return run([sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", data,
-                "--save-dir", save_dir, *TINY_TRAIN, *flags,
-                *(["--", *overrides] if overrides else [])], check=check)
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "train",
+            "--objective",
+            objective,
+            "--data",
+            data,
+            "--save-dir",
+            save_dir,
+            *TINY_TRAIN,
+            *flags,
+            *(["--", *overrides] if overrides else []),
+        ],
+        check=check,
+    )
 
 
 # the fine-tuning runs of the tests, per transfer task: fairseq task, criterion, model and schedule
 FINETUNE = {
-    "nli": ["--task", "nli", "--criterion", "sequence_classification", "--arch", "roberta_classifier_tiny",
-            "--lr", "1e-3", "--batch-size", "16", "--max-update", "200", "--warmup-updates", "10",
-            "--total-num-update", "200", "--validate-interval-updates", "200", "--validate-interval", "1000",
-            "--valid-subset", "valid,test,test_derived", "--log-interval", "50"],
-    "pos": ["--task", "pos_tagging", "--criterion", "token_classification", "--arch", "roberta_tagger_tiny",
-            "--lr", "2e-3", "--max-tokens", "2048", "--max-update", "120", "--warmup-updates", "10",
-            "--total-num-update", "120", "--validate-interval-updates", "120",
-            "--valid-subset", "valid,test,test_derived", "--log-interval", "20"],
+    "nli": [
+        "--task",
+        "nli",
+        "--criterion",
+        "sequence_classification",
+        "--arch",
+        "roberta_classifier_tiny",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "200",
+        "--warmup-updates",
+        "10",
+        "--total-num-update",
+        "200",
+        "--validate-interval-updates",
+        "200",
+        "--validate-interval",
+        "1000",
+        "--valid-subset",
+        "valid,test,test_derived",
+        "--log-interval",
+        "50",
+    ],
+    "pos": [
+        "--task",
+        "pos_tagging",
+        "--criterion",
+        "token_classification",
+        "--arch",
+        "roberta_tagger_tiny",
+        "--lr",
+        "2e-3",
+        "--max-tokens",
+        "2048",
+        "--max-update",
+        "120",
+        "--warmup-updates",
+        "10",
+        "--total-num-update",
+        "120",
+        "--validate-interval-updates",
+        "120",
+        "--valid-subset",
+        "valid,test,test_derived",
+        "--log-interval",
+        "20",
+    ],
 }
 
 
 def finetune(task, data, pair, checkpoint, save_dir, *extra, check=True) -> subprocess.CompletedProcess:
     """fairseq-train of transfer task TASK ('nli' or 'pos') from CHECKPOINT, with FINETUNE[TASK]
     and EXTRA (later flags win); checkpoint_last.pt only (no epoch checkpoints)."""
-    return fairseq_finetune(data, save_dir, *FINETUNE[task], "--pair", pair, "--pretrained-checkpoint",
-                            checkpoint, "--no-epoch-checkpoints", *extra, check=check)
+    return fairseq_finetune(
+        data,
+        save_dir,
+        *FINETUNE[task],
+        "--pair",
+        pair,
+        "--pretrained-checkpoint",
+        checkpoint,
+        "--no-epoch-checkpoints",
+        *extra,
+        check=check,
+    )
 
 
 def checkpoint_state(path) -> dict:
@@ -114,14 +218,23 @@ def training_config(objective, pair, *overrides):
     (configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml, 64-token blocks), composed in this
     process; an override key=value sets or adds the key, as train's `--` does."""
     from alignmlm.pretraining_config import compose
+
     overrides = [o if o.startswith("+") else "++" + o for o in map(str, overrides)]
-    return compose(objective, [f"task.data={pair / 'bin'}", f"common.user_dir={PLUGIN_DIR}",
-                               "task.tokens_per_sample=64", *overrides])
+    return compose(
+        objective,
+        [
+            f"task.data={pair / 'bin'}",
+            f"common.user_dir={PLUGIN_DIR}",
+            "task.tokens_per_sample=64",
+            *overrides,
+        ],
+    )
 
 
 def setup_task(objective, pair, *overrides):
     """The task fairseq builds for that config (see training_config), in this process."""
     from fairseq import tasks
+
     return tasks.setup_task(training_config(objective, pair, *overrides).task)
 
 
@@ -131,7 +244,9 @@ def upper_case_corpora(directory: Path, n_first: int, n_second: int) -> tuple:
     lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
     en, up = directory / "en.txt", directory / "up.txt"
     en.write_text("\n".join(lines[:n_first]) + "\n", encoding="utf-8")
-    up.write_text("\n".join(line.upper() for line in lines[n_first:n_first + n_second]) + "\n", encoding="utf-8")
+    up.write_text(
+        "\n".join(line.upper() for line in lines[n_first : n_first + n_second]) + "\n", encoding="utf-8"
+    )
     return en, up
 
 
@@ -145,11 +260,41 @@ def tiny_corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def manifest_pair(tmp_path_factory) -> Path:
+    """The manifest of a prepared Trans+Inv pair without its data: what commands that only read
+    pair.json (dry runs, argument checks) need, in milliseconds instead of a real preparation."""
+    root = tmp_path_factory.mktemp("pairs") / "manifest_only"
+    (root / "bin").mkdir(parents=True)
+    manifest = {
+        "settings": {"format_version": FORMAT_VERSION, "kind": "synthetic", "transform": "trans+inv"},
+        "complete": True,
+        "languages": ["en", "en_trans_inv"],
+        "data": "bin",
+        "spm_model": "spm.model",
+        "dictionary_units": "pieces",
+    }
+    (root / "pair.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
     """A real prepared Trans+Inv pair of the tiny corpus (sentencepiece + fairseq-preprocess)."""
     out = tmp_path_factory.mktemp("pairs") / "en_trans_inv"
-    prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", out,
-                 "--vocab-size", "500", "--valid-size", "100", "--workers", "2")
+    prepare_pair(
+        "--corpus",
+        tiny_corpus,
+        "--transform",
+        "trans+inv",
+        "--out",
+        out,
+        "--vocab-size",
+        "500",
+        "--valid-size",
+        "100",
+        "--workers",
+        "2",
+    )
     return out
 
 
@@ -169,8 +314,20 @@ def make_pos_data(tmp_path_factory, n_train: int, n_dev: int, n_test: int) -> Pa
         text = (REPO / "data" / "en_ewt" / "pos" / f"{name}.conllu").read_text(encoding="utf-8")
         (source / f"{name}.conllu").write_text("\n\n".join(text.split("\n\n")[:n]) + "\n\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("pos")
-    run([sys.executable, "-m", "alignmlm.data_prep.prepare_pos", "--conllu-dir", source, "--transform",
-         "trans+inv", "--out", out, "--overwrite"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm.data_prep.prepare_pos",
+            "--conllu-dir",
+            source,
+            "--transform",
+            "trans+inv",
+            "--out",
+            out,
+            "--overwrite",
+        ]
+    )
     return out
 
 
@@ -190,8 +347,18 @@ def pos_data(tmp_path_factory):
 def other_pair(tiny_corpus, tmp_path_factory) -> Path:
     """A pair with another dictionary (Trans only, 300 pieces) than tiny_pair's."""
     out = tmp_path_factory.mktemp("pairs") / "en_trans_300"
-    prepare_pair("--corpus", tiny_corpus, "--transform", "trans", "--out", out,
-                 "--vocab-size", "300", "--valid-size", "50")
+    prepare_pair(
+        "--corpus",
+        tiny_corpus,
+        "--transform",
+        "trans",
+        "--out",
+        out,
+        "--vocab-size",
+        "300",
+        "--valid-size",
+        "50",
+    )
     return out
 
 
@@ -200,9 +367,24 @@ def nli_data(tmp_path_factory) -> Path:
     """The hand-made NLI set of tests/data/nli, original and Trans+Inv (data_prep.prepare_nli)."""
     out = tmp_path_factory.mktemp("nli")
     source = REPO / "tests" / "data" / "nli"
-    run([sys.executable, "-m", "alignmlm.data_prep.prepare_nli", "--train", source / "train.jsonl",
-         "--valid", source / "valid.jsonl", "--test", source / "test.jsonl",
-         "--transform", "trans+inv", "--out", out, "--overwrite"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm.data_prep.prepare_nli",
+            "--train",
+            source / "train.jsonl",
+            "--valid",
+            source / "valid.jsonl",
+            "--test",
+            source / "test.jsonl",
+            "--transform",
+            "trans+inv",
+            "--out",
+            out,
+            "--overwrite",
+        ]
+    )
     return out
 
 

@@ -1,4 +1,5 @@
 """user_dir/alignment.py and the dictionary-to-ids mapping against independent computations."""
+
 import logging
 import math
 
@@ -6,8 +7,8 @@ import pytest
 import torch
 
 from alignmlm.alignment import WeightSchedule, alignment_loss, bag_means, pair_loss
-from alignmlm.retrieval import precision_at_k, retrieve
 from alignmlm.data.alignment_pairs import build_pair_bags
+from alignmlm.retrieval import precision_at_k, retrieve
 
 
 def test_cosine_loss_matches_hand_computation():

@@ -1,6 +1,7 @@
 """The metrics a reviewer reads: retrieval (NN, CSLS, P@k) against independent computations, the
 paper's correlations from its own cells, the paper's alignment protocol, and word-level retrieval
 on a natural pair (near-identical rows score ~100 %, shuffled rows chance)."""
+
 import json
 import sys
 from collections import Counter
@@ -8,8 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-
 from conftest import BUNDLED_CORPUS, checkpoint_state, prepare_pair, run, train, upper_case_corpora
+
 from alignmlm.correlation import correlate
 from alignmlm.pair import PreparedPair
 from alignmlm.retrieval import precision_at_k, retrieve
@@ -17,7 +18,10 @@ from alignmlm.retrieval import precision_at_k, retrieve
 
 def reference_csls(q: np.ndarray, c: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
     """CSLS written from its definition, one query and one candidate at a time."""
-    unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    def unit(m):
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
     q, c, pool = unit(q), unit(c), unit(pool)
     scores = np.zeros((len(q), len(c)))
     for i in range(len(q)):
@@ -34,16 +38,29 @@ def test_nn_and_csls_retrieval_match_their_definitions():
     q, c, pool = base + rng.normal(size=(30, 8)), rng.normal(size=(50, 8)), base + rng.normal(size=(70, 8))
     c[7] = base  # a hub: close to every query and to the whole source pool
     top_nn = retrieve(torch.tensor(q), torch.tensor(c), k=5, method="nn", chunk_bytes=4 * 50 * 7)
-    unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    def unit(m):
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
     expected_nn = np.argsort(-(unit(q) @ unit(c).T), axis=1)[:, :5]
     assert np.array_equal(top_nn.numpy(), expected_nn)
-    top_csls = retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls",
-                        source_pool=torch.tensor(pool), csls_k=10, chunk_bytes=4 * 50 * 7)
+    top_csls = retrieve(
+        torch.tensor(q),
+        torch.tensor(c),
+        k=5,
+        method="csls",
+        source_pool=torch.tensor(pool),
+        csls_k=10,
+        chunk_bytes=4 * 50 * 7,
+    )
     expected_csls = np.argsort(-reference_csls(q, c, pool, 10), axis=1)[:, :5]
     assert np.array_equal(top_csls.numpy(), expected_csls)
     from alignmlm.retrieval import mean_top_k_cosine
+
     r_source = mean_top_k_cosine(torch.tensor(c), torch.tensor(pool), 10)  # reused across calls
-    assert torch.equal(retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls", r_source=r_source), top_csls)
+    assert torch.equal(
+        retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls", r_source=r_source), top_csls
+    )
     assert (top_nn[:, 0] == 7).sum() > (top_csls[:, 0] == 7).sum()  # CSLS demotes the hub
 
 
@@ -69,6 +86,7 @@ def test_the_papers_cells_give_the_papers_correlations(task, rho):
     assert round(result.value, 3) == rho
     assert result.low < result.value < result.high and result.cells == 12 and result.seeds == 12
     from scipy.stats import pearsonr
+
     pearson = correlate([[(p, d)] for p, d in zip(PAPER_P1, PAPER_DELTA[task])], "pearson")
     assert pearson.value == pytest.approx(pearsonr(PAPER_P1, PAPER_DELTA[task])[0])
 
@@ -81,6 +99,7 @@ def test_correlation_uses_cell_means_and_seeds_widen_the_interval():
     noisy = [[(a + e1, b + e2) for e1, e2 in rng.normal(scale=3, size=(3, 2))] for a, b in zip(x, y)]
     means = [tuple(np.mean(cell, axis=0)) for cell in noisy]
     from scipy.stats import spearmanr
+
     assert correlate(noisy).value == pytest.approx(spearmanr(*zip(*means))[0])
     tight, loose = correlate(exact, "pearson"), correlate(noisy, "pearson")
     assert tight.low == pytest.approx(1.0) and loose.low < 0.95  # seed noise enters the interval
@@ -93,6 +112,7 @@ def test_paper_protocol_is_the_authors_procedure(tiny_pair):
     """Against their script's steps (numpy seed 42, shuffle, last 40 %, argmax over the whole
     derived block) written out independently on a constructed embedding matrix."""
     from fairseq.data import Dictionary
+
     from alignmlm.alignment_benchmark import AlignmentBenchmark
 
     d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
@@ -102,13 +122,15 @@ def test_paper_protocol_is_the_authors_procedure(tiny_pair):
     rng = np.random.default_rng(0)
     E = rng.normal(size=(len(d), 16)).astype(np.float32)
     aligned = rng.random(v) < 0.6  # 60 % of the twins are near-copies
-    E[first + v:first + 2 * v][aligned] = E[first:first + v][aligned] + 0.01 * rng.normal(size=(aligned.sum(), 16))
+    E[first + v : first + 2 * v][aligned] = E[first : first + v][aligned] + 0.01 * rng.normal(
+        size=(aligned.sum(), 16)
+    )
     np.random.seed(42)
     indices = list(range(v))
     np.random.shuffle(indices)
-    validation = indices[-int(v * 0.4):]
-    src = E[first:first + v] / np.linalg.norm(E[first:first + v], axis=1, keepdims=True)
-    tgt = E[first + v:first + 2 * v] / np.linalg.norm(E[first + v:first + 2 * v], axis=1, keepdims=True)
+    validation = indices[-int(v * 0.4) :]
+    src = E[first : first + v] / np.linalg.norm(E[first : first + v], axis=1, keepdims=True)
+    tgt = E[first + v : first + 2 * v] / np.linalg.norm(E[first + v : first + 2 * v], axis=1, keepdims=True)
     theirs = np.mean(np.argmax(src[validation] @ tgt.T, axis=1) == np.array(validation)) * 100
     model = FakeModel(torch.tensor(E))
     ours = bench.evaluate(model)["paper"]
@@ -134,31 +156,53 @@ def natural_pair(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("natural")
     en, up = upper_case_corpora(tmp, 1500, 1500)
     lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()
-    words = [w for w, _ in Counter(w for l in lines[:1500] for w in l.split() if w.isalpha() and w.islower()).most_common(400)]
+    words = [
+        w
+        for w, _ in Counter(
+            w for line in lines[:1500] for w in line.split() if w.isalpha() and w.islower()
+        ).most_common(400)
+    ]
     (tmp / "seed.txt").write_text("".join(f"{w} {w.upper()}\n" for w in words), encoding="utf-8")
-    common = ["--corpus", en, "--corpus2", up, "--lang2", "up",
-              "--vocab-size", "800", "--valid-size", "50"]
+    common = ["--corpus", en, "--corpus2", up, "--lang2", "up", "--vocab-size", "800", "--valid-size", "50"]
     prepare_pair(*common, "--dictionary", tmp / "seed.txt", "--out", tmp / "probe")
     import sentencepiece as spm
+
     sp = spm.SentencePieceProcessor(model_file=str(tmp / "probe" / "spm.model"))
     single = [w for w in words if len(sp.encode(w)) == 1 and len(sp.encode(w.upper())) == 1]
     pairs = [f"{w} {w.upper()}" for w in single] + ["1 1", "2 2"]
     (tmp / "dict.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
     prepare_pair(*common, "--dictionary", tmp / "dict.txt", "--out", tmp / "pair")
     save = tmp / "mlm"
-    train("mlm", tmp / "pair", save, "--max-update", "2", "--max-tokens", "1024", "--warmup-updates", "30", "--lr", "1e-3")
+    train(
+        "mlm",
+        tmp / "pair",
+        save,
+        "--max-update",
+        "2",
+        "--max-tokens",
+        "1024",
+        "--warmup-updates",
+        "30",
+        "--lr",
+        "1e-3",
+    )
     return tmp / "pair", save / "checkpoint_last.pt", len(single)
 
 
 def evaluate_with_rows(pair, checkpoint, out, set_rows):
     """evaluate_alignment.py on a copy of the checkpoint whose target rows `set_rows` rewrote."""
     from fairseq.data import Dictionary
+
     state = checkpoint_state(checkpoint)
     d = Dictionary.load(str(pair / "bin" / "dict.txt"))
     E = state["model"]["encoder.sentence_encoder.embed_tokens.weight"]
     from alignmlm.data.bilingual_dictionary import read_word_pairs
-    heldout = [(d.index("▁" + s), d.index("▁" + t)) for s, t in read_word_pairs(pair / "dict" / "heldout.txt")
-               if s != t]
+
+    heldout = [
+        (d.index("▁" + s), d.index("▁" + t))
+        for s, t in read_word_pairs(pair / "dict" / "heldout.txt")
+        if s != t
+    ]
     set_rows(E, heldout)
     torch.save(state, out)
     proc = run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint", out, "--pair", pair])
@@ -174,6 +218,7 @@ def test_natural_pair_near_identical_rows_score_high_and_shuffled_rows_chance(na
     def near_copies(E, heldout):
         for s, t in heldout:
             E[t] = E[s] + 0.01 * torch.randn_like(E[s])
+
     result, heldout = evaluate_with_rows(pair, checkpoint, tmp_path / "copies.pt", near_copies)
     assert result["heldout"]["queries"] == len(heldout) >= 0.4 * n_words
     assert result["candidates"] == n_words + 2  # target words only: never the query's own row
@@ -188,5 +233,6 @@ def test_natural_pair_near_identical_rows_score_high_and_shuffled_rows_chance(na
         rolled = sources[1:] + sources[:1]
         for (_, t), wrong in zip(heldout, rolled):
             E[t] = E[wrong] + 0.01 * torch.randn_like(E[wrong])
+
     result, heldout = evaluate_with_rows(pair, checkpoint, tmp_path / "wrong.pt", wrong_copies)
     assert result["heldout"]["p1_nn"] <= 100.0 / result["candidates"] * 3

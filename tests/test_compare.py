@@ -1,42 +1,75 @@
 """The comparison runner on a 2-objective x 1-transform grid of tiny models."""
+
 import csv
 import json
 import sys
 
 import numpy as np
 import pytest
-
 from conftest import run
 
 
 @pytest.mark.slow
 def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_pos, nli_data, tmp_path):
-    compare = lambda *more: [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tiny_pos,
-                             "--out", tmp_path, "--max-update", "20", "--finetune-updates", "20", *more]
+    def compare(*more):
+        return [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "compare",
+            "--pair",
+            tiny_pair,
+            "--pos",
+            tiny_pos,
+            "--out",
+            tmp_path,
+            "--max-update",
+            "20",
+            "--finetune-updates",
+            "20",
+            *more,
+        ]
+
     command = compare("--objectives", "mlm,align_mlm", "--seeds", "1,2", "--jobs", "2")
     first = run(command)
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
-    assert [(r["objective"], r["seed"]) for r in rows] == [("mlm", "1"), ("mlm", "2"), ("align_mlm", "1"), ("align_mlm", "2")]
+    assert [(r["objective"], r["seed"]) for r in rows] == [
+        ("mlm", "1"),
+        ("mlm", "2"),
+        ("align_mlm", "1"),
+        ("align_mlm", "2"),
+    ]
     for r in rows:
         assert float(r["pos_delta"]) == pytest.approx(float(r["pos_B_Z"]) - float(r["pos_B_S"]), abs=0.01)
         cell = tmp_path / f"{r['objective']}__trans_inv__seed{r['seed']}"
         # the CSV row is the cell's own results, and the cell ran with its seed
-        assert float(r["heldout_p1_nn"]) == json.loads((cell / "alignment.json").read_text())["heldout"]["p1_nn"]
+        assert (
+            float(r["heldout_p1_nn"]) == json.loads((cell / "alignment.json").read_text())["heldout"]["p1_nn"]
+        )
         assert f" common.seed={r['seed']} " in (cell / "pretrain.stdout").read_text()
     for objective in ("mlm", "align_mlm"):
         a, b = (r for r in rows if r["objective"] == objective)
         assert a["valid_mlm_loss"] != b["valid_mlm_loss"]  # two seeds, two different runs
-    assert min(float(r["paper_p1_nn"]) for r in rows[2:]) > max(float(r["paper_p1_nn"]) for r in rows[:2]) + 20
+    assert (
+        min(float(r["paper_p1_nn"]) for r in rows[2:]) > max(float(r["paper_p1_nn"]) for r in rows[:2]) + 20
+    )
     table = (tmp_path / "results.md").read_text()
     mlm = [float(r["pos_B_S"]) for r in rows[:2]]
     import statistics
+
     assert f"| mlm | trans+inv | {statistics.mean(mlm):.1f} ± {statistics.stdev(mlm):.1f} (2) |" in table
-    assert "- POS, alignment P@1, paper protocol: a correlation needs at least 3 cells with both figures (2 here)" in table
+    assert (
+        "- POS, alignment P@1, paper protocol: a correlation needs at least 3 cells with both figures (2 here)"
+        in table
+    )
     # the plot is drawn from these rows (what it shows: test_plot_...): drawn again here from
     # the CSV, it is the same image
     from alignmlm.cli.compare import group, plot
-    read_back = [{k: v if k in ("objective", "transform") else float(v) if v else None for k, v in r.items()}
-                 for r in rows]
+
+    read_back = [
+        {k: v if k in ("objective", "transform") else float(v) if v else None for k, v in r.items()}
+        for r in rows
+    ]
     plot(tmp_path / "from_csv.png", group(read_back), ["pos"])
     assert (tmp_path / "from_csv.png").read_bytes() == (tmp_path / "alignment_vs_transfer.png").read_bytes()
     assert "done before" not in first.stdout
@@ -46,12 +79,14 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
     assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
 
     # other settings: refused before anything runs, nothing overwritten
-    for changed, what in ((["--max-update", "30"], "pretrain.max_update: 20 -> 30"),
-                          (["--arch", "roberta_align_paper"], "pretrain.arch: roberta_tiny -> roberta_align_paper"),
-                          (["--finetune-updates", "25"], "finetune.updates: 20 -> 25")):
+    for changed, what in (
+        (["--max-update", "30"], "pretrain.max_update: 20 -> 30"),
+        (["--arch", "roberta_align_paper"], "pretrain.arch: roberta_tiny -> roberta_align_paper"),
+        (["--finetune-updates", "25"], "finetune.updates: 20 -> 25"),
+    ):
         proc = run(command + changed, check=False)
         assert proc.returncode != 0 and "holds cells produced with other settings" in proc.stderr
-        assert f"mlm__trans_inv__seed1: " in proc.stderr and what in proc.stderr, proc.stderr
+        assert "mlm__trans_inv__seed1: " in proc.stderr and what in proc.stderr, proc.stderr
         assert "reusing" not in proc.stdout
         assert list(csv.DictReader(open(tmp_path / "results.csv"))) == rows
 
@@ -64,8 +99,14 @@ def test_compare_seeds_side_by_side_table_csv_plot_and_resume(tiny_pair, tiny_po
 
 
 def cell_row(objective, seed, paper_p1, pos_delta, heldout_p1=None):
-    return {"objective": objective, "transform": "trans+inv", "seed": seed, "paper_p1_nn": paper_p1,
-            "heldout_p1_nn": heldout_p1, "pos_delta": pos_delta}
+    return {
+        "objective": objective,
+        "transform": "trans+inv",
+        "seed": seed,
+        "paper_p1_nn": paper_p1,
+        "heldout_p1_nn": heldout_p1,
+        "pos_delta": pos_delta,
+    }
 
 
 def drawn_figure(monkeypatch, tmp_path, rows, tasks=("pos",)):
@@ -82,18 +123,26 @@ def drawn_figure(monkeypatch, tmp_path, rows, tasks=("pos",)):
 
 
 def test_plot_shows_each_cells_mean_and_spread_against_its_alignment(monkeypatch, tmp_path):
-    rows = [cell_row("mlm", 1, 2.0, -30.0), cell_row("mlm", 2, 4.0, -20.0),
-            cell_row("align_mlm", 1, 90.0, -1.0), cell_row("align_mlm", 2, 80.0, -3.0)]
+    rows = [
+        cell_row("mlm", 1, 2.0, -30.0),
+        cell_row("mlm", 2, 4.0, -20.0),
+        cell_row("align_mlm", 1, 90.0, -1.0),
+        cell_row("align_mlm", 2, 80.0, -3.0),
+    ]
     ax = drawn_figure(monkeypatch, tmp_path, rows)
     # one point per cell at its means over seeds, with the seeds' standard deviation as error bars
     points = {a.get_text(): a.xy for a in ax.texts}
     assert points == {"mlm (trans+inv)": (3.0, -25.0), "align_mlm (trans+inv)": (85.0, -2.0)}
-    bars = [(tuple(c.lines[0].get_xydata()[0]), [seg.get_segments() for seg in c.lines[2]]) for c in ax.containers]
+    bars = [
+        (tuple(c.lines[0].get_xydata()[0]), [seg.get_segments() for seg in c.lines[2]]) for c in ax.containers
+    ]
     assert [point for point, _ in bars] == [(3.0, -25.0), (85.0, -2.0)]
     xerr, yerr = bars[0][1]  # mlm: std of (2, 4) and of (-30, -20), ddof=1
-    assert np.allclose(xerr[0], [[3.0 - 2 ** 0.5, -25.0], [3.0 + 2 ** 0.5, -25.0]])
-    assert np.allclose(yerr[0], [[3.0, -25.0 - 50 ** 0.5], [3.0, -25.0 + 50 ** 0.5]])
-    assert ax.get_xlabel() == "alignment P@1, paper protocol (%)" and ax.get_ylabel().startswith("Δ = B_Z − B_S, POS")
+    assert np.allclose(xerr[0], [[3.0 - 2**0.5, -25.0], [3.0 + 2**0.5, -25.0]])
+    assert np.allclose(yerr[0], [[3.0, -25.0 - 50**0.5], [3.0, -25.0 + 50**0.5]])
+    assert ax.get_xlabel() == "alignment P@1, paper protocol (%)" and ax.get_ylabel().startswith(
+        "Δ = B_Z − B_S, POS"
+    )
 
 
 def test_plot_falls_back_to_held_out_p1_and_marks_tasks(monkeypatch, tmp_path):
@@ -103,8 +152,11 @@ def test_plot_falls_back_to_held_out_p1_and_marks_tasks(monkeypatch, tmp_path):
         r["nli_delta"] = nli
     ax = drawn_figure(monkeypatch, tmp_path, rows, tasks=("pos", "nli"))
     assert sorted((a.get_text(), a.xy) for a in ax.texts) == [
-        ("mlm (trans+inv) NLI", (10.0, -8.0)), ("mlm (trans+inv) POS", (10.0, -30.0)),
-        ("xlm (trans+inv) NLI", (50.0, -2.0)), ("xlm (trans+inv) POS", (50.0, -5.0))]
+        ("mlm (trans+inv) NLI", (10.0, -8.0)),
+        ("mlm (trans+inv) POS", (10.0, -30.0)),
+        ("xlm (trans+inv) NLI", (50.0, -2.0)),
+        ("xlm (trans+inv) POS", (50.0, -5.0)),
+    ]
     assert ax.get_xlabel() == "held-out P@1 (NN) (%)"
     assert [c.lines[0].get_marker() for c in ax.containers] == ["o", "o", "s", "s"]  # POS, then NLI
 
@@ -123,8 +175,12 @@ def test_compare_refuses_bad_seeds_and_objectives(tmp_path):
     # checked before the pair is read
     base = ["--pair", tmp_path / "pair", "--pos", tmp_path, "--out", tmp_path / "out"]
     assert refused(*base, "--seeds", "1,2,1").startswith("error: --seeds '1,2,1' repeats 1")
-    for seeds, message in (("1,2,1", "repeats 1"), ("1,two", "'two' is not an integer"),
-                           ("", "expected comma-separated integers"), ("1,,2", "expected comma-separated integers")):
+    for seeds, message in (
+        ("1,2,1", "repeats 1"),
+        ("1,two", "'two' is not an integer"),
+        ("", "expected comma-separated integers"),
+        ("1,,2", "expected comma-separated integers"),
+    ):
         assert message in refused(*base, "--seeds", seeds)
     assert "--objectives is empty" in refused(*base, "--objectives", ",")
     assert not (tmp_path / "out").exists()
@@ -145,9 +201,27 @@ def test_compare_refuses_other_versions_results(tiny_pair, tmp_path):
 
 @pytest.mark.slow
 def test_compare_submits_each_cell_to_slurm_and_collects(localhost_cluster, tiny_pair, tiny_pos, tmp_path):
-    command = [sys.executable, "-m", "alignmlm", "compare", "--pair", tiny_pair, "--pos", tiny_pos,
-               "--out", tmp_path, "--objectives", "mlm,align_mlm", "--max-update", "20",
-               "--finetune-updates", "20", "--slurm", "--slurm-args", "--cpus-per-task=1 --time=10:00"]
+    command = [
+        sys.executable,
+        "-m",
+        "alignmlm",
+        "compare",
+        "--pair",
+        tiny_pair,
+        "--pos",
+        tiny_pos,
+        "--out",
+        tmp_path,
+        "--objectives",
+        "mlm,align_mlm",
+        "--max-update",
+        "20",
+        "--finetune-updates",
+        "20",
+        "--slurm",
+        "--slurm-args",
+        "--cpus-per-task=1 --time=10:00",
+    ]
     first = run(command, env=localhost_cluster)
     assert first.stdout.count("submitted job") == 2 and "run this command again" in first.stdout
     assert not (tmp_path / "results.csv").exists()

@@ -1,12 +1,18 @@
 """Joint dictionary twin mapping, ground-truth pairs and their split, the MUSE reader."""
+
 import numpy as np
 import pytest
 from fairseq.data import Dictionary
 
-from alignmlm.data_prep.dictionary import (joint_tokens, parse_band, split_by_source_word,
-                                  synthetic_pairs, write_fairseq_dictionary)
-from alignmlm.data_prep.transforms import twin_piece
 from alignmlm.data.bilingual_dictionary import read_word_pairs
+from alignmlm.data_prep.dictionary import (
+    joint_tokens,
+    parse_band,
+    split_by_source_word,
+    synthetic_pairs,
+    write_fairseq_dictionary,
+)
+from alignmlm.data_prep.transforms import twin_piece
 
 PIECES = ["<unk>", "▁the", "▁cat", "s", "."]
 
@@ -61,8 +67,9 @@ def test_split_keeps_every_translation_of_a_word_on_one_side():
 def test_split_by_frequency_band_holds_out_exactly_the_band():
     pairs = [(f"w{i}", f"t{i}") for i in range(100)] + [("w5", "t5b")]
     frequency = {f"w{i}": 1000 - i for i in range(100)}  # w0 most frequent
-    train, heldout, summary = split_by_source_word(pairs, 1.0, seed=1, band=parse_band("10-20"),
-                                                   frequency=frequency)
+    train, heldout, summary = split_by_source_word(
+        pairs, 1.0, seed=1, band=parse_band("10-20"), frequency=frequency
+    )
     assert {s for s, _ in heldout} == {f"w{i}" for i in range(10, 20)}
     assert {s for s, _ in train} == {f"w{i}" for i in range(100)} - {f"w{i}" for i in range(10, 20)}
     assert summary["band"] == [10, 20] and summary["unused_pairs"] == 0

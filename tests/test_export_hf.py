@@ -1,5 +1,6 @@
 """alignmlm export-hf: a pretraining checkpoint as a transformers RobertaForMaskedLM whose
 tokenizer and masked-token logits are fairseq's, for MLM and XLM; and its refusals."""
+
 import json
 import sys
 from argparse import Namespace
@@ -46,11 +47,14 @@ torch.save({"ids": ids, "word_ids": word_ids, "logits": logits,
 
 def hf_side(out: Path, tokenize: list, logits: list, tmp_path: Path, words=()) -> dict:
     request, result = tmp_path / "request.json", tmp_path / "result.pt"
-    request.write_text(json.dumps({"tokenize": tokenize, "logits": logits, "words": list(words)}),
-                       encoding="utf-8")
+    request.write_text(
+        json.dumps({"tokenize": tokenize, "logits": logits, "words": list(words)}), encoding="utf-8"
+    )
     # HF_HOME: the remote-code module cache goes there, not to the user's home
-    run([sys.executable, "-c", HF_SCRIPT, out, request, result],
-        env={"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"})
+    run(
+        [sys.executable, "-c", HF_SCRIPT, out, request, result],
+        env={"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"},
+    )
     return torch.load(result, weights_only=False)
 
 
@@ -89,8 +93,9 @@ def finetuning_ids(pair: Path, words: list) -> list:
 
     dictionary = Dictionary.load(str(pair / "bin" / "dict.txt"))
     sp = spm.SentencePieceProcessor(model_file=str(pair / "spm.model"))
-    ids = [dictionary.index(p) for w in words
-           for p in word_pieces(w, lambda text: sp.encode(text, out_type=str))]
+    ids = [
+        dictionary.index(p) for w in words for p in word_pieces(w, lambda text: sp.encode(text, out_type=str))
+    ]
     return [dictionary.bos()] + ids + [dictionary.eos()]
 
 
@@ -110,11 +115,40 @@ def xlm_checkpoint(tiny_pair, tmp_path_factory) -> Path:
     """A few XLM (MLM + TLM) updates, trained with fairseq-train's own command line (so the
     checkpoint's config is argparse-style; `pretrained` comes from the hydra configs)."""
     save_dir = tmp_path_factory.mktemp("xlm_for_export")
-    run([sys.executable, "-m", "fairseq_cli.train", tiny_pair / "bin", "--user-dir", PLUGIN_DIR,
-         "--task", "xlm", "--criterion", "masked_lm", "--arch", "roberta_lang_tiny",
-         "--tokens-per-sample", "64", "--max-tokens", "2048", "--optimizer", "adam",
-         "--lr", "1e-3", "--max-update", "8", "--disable-validation", "--save-dir", save_dir,
-         "--no-epoch-checkpoints", "--num-workers", "0", "--seed", "1"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.train",
+            tiny_pair / "bin",
+            "--user-dir",
+            PLUGIN_DIR,
+            "--task",
+            "xlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "roberta_lang_tiny",
+            "--tokens-per-sample",
+            "64",
+            "--max-tokens",
+            "2048",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--max-update",
+            "8",
+            "--disable-validation",
+            "--save-dir",
+            save_dir,
+            "--no-epoch-checkpoints",
+            "--num-workers",
+            "0",
+            "--seed",
+            "1",
+        ]
+    )
     return save_dir / "checkpoint_last.pt"
 
 
@@ -205,8 +239,17 @@ def test_moved_pair_untied_head_and_overwrite(pretrained, tiny_pair, tmp_path, c
 def fake_checkpoint(path: Path, data: Path, task: str = "multilingual_mlm", **model) -> Path:
     """A checkpoint file with a config and no weights: enough for the checks made before loading."""
     settings = {"arch": "roberta_tiny", **model}
-    torch.save({"cfg": {"model": Namespace(**settings), "task": {"_name": task, "data": str(data)},
-                        "criterion": {"_name": "masked_lm"}}, "model": {}}, path)
+    torch.save(
+        {
+            "cfg": {
+                "model": Namespace(**settings),
+                "task": {"_name": task, "data": str(data)},
+                "criterion": {"_name": "masked_lm"},
+            },
+            "model": {},
+        },
+        path,
+    )
     return path
 
 
@@ -252,7 +295,9 @@ def test_errors(tmp_path, capsys, monkeypatch):
 
 def test_error_from_the_command_line(tmp_path):
     """What a user sees: one line on stderr, no traceback, a non-zero exit."""
-    proc = run([sys.executable, "-m", "alignmlm", "export-hf", tmp_path / "missing.pt",
-                tmp_path / "out"], check=False)
+    proc = run(
+        [sys.executable, "-m", "alignmlm", "export-hf", tmp_path / "missing.pt", tmp_path / "out"],
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.pt'}: checkpoint not found"]

@@ -1,13 +1,14 @@
 """The one fine-tuning recipe (alignmlm finetune): dev-set selection, the paper preset, the
 sequence length from the checkpoint; and train.py refusing to resume another run's save dir."""
+
 import json
 import sys
 
 import pytest
-
 from conftest import run
-from alignmlm.fairseq_log import read_records
+
 from alignmlm.cli.finetune import finetuning_arch, recipe_settings, selected_score
+from alignmlm.fairseq_log import read_records
 
 
 def test_selection_takes_the_test_score_at_the_best_dev_score(tmp_path):
@@ -15,7 +16,9 @@ def test_selection_takes_the_test_score_at_the_best_dev_score(tmp_path):
     records = []
     for update, dev, test in ((10, 50.0, 40.0), (20, 70.0, 45.0), (30, 70.0, 60.0), (40, 65.0, 80.0)):
         records.append({"valid_loss": 1, "valid_accuracy": dev, "valid_num_updates": update})
-        records.append({"test_derived_loss": 1, "test_derived_accuracy": test, "test_derived_num_updates": update})
+        records.append(
+            {"test_derived_loss": 1, "test_derived_accuracy": test, "test_derived_num_updates": update}
+        )
     log.write_text("\n".join(f"2026 | INFO | valid | {json.dumps(r)}" for r in records) + "\n")
     # best dev 70 first reached at update 20: its test score, not the best test score (80)
     assert selected_score(log, "valid") == {"score": 45.0, "dev": 70.0, "update": 20, "validations": 4}
@@ -28,13 +31,35 @@ def test_recipes_and_architectures():
     with pytest.raises(SystemExit, match="quick recipe only"):
         recipe_settings("paper", 50)
     assert finetuning_arch("roberta_tiny", "roberta_tagger") == "roberta_tagger_tiny"
-    assert finetuning_arch("roberta_lang_align_paper", "roberta_classifier") == "roberta_classifier_align_paper"
+    assert (
+        finetuning_arch("roberta_lang_align_paper", "roberta_classifier") == "roberta_classifier_align_paper"
+    )
 
 
 @pytest.mark.slow
 def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_pair, pretrained, tmp_path):
-    proc = run([sys.executable, "-m", "alignmlm", "finetune", "--task", "nli", "--data", nli_data, "--pair", tiny_pair,
-                "--checkpoint", pretrained, "--out", tmp_path, "--recipe", "paper", "--seed", "3"])
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "finetune",
+            "--task",
+            "nli",
+            "--data",
+            nli_data,
+            "--pair",
+            tiny_pair,
+            "--checkpoint",
+            pretrained,
+            "--out",
+            tmp_path,
+            "--recipe",
+            "paper",
+            "--seed",
+            "3",
+        ]
+    )
     result = json.loads((tmp_path / "transfer.json").read_text())
     assert json.loads(proc.stdout) == result
     for name, dev in (("B_Z", "valid"), ("B_S", "valid_derived")):
@@ -42,8 +67,10 @@ def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_p
         devs = {int(r[f"{dev}_num_updates"]): float(r[f"{dev}_accuracy"]) for r in read_records(log, dev)}
         assert sorted(devs) == [3, 6, 9, 12, 15]  # 5 epochs of 96 pairs in batches of 32, one validation each
         best = max(devs, key=lambda u: (devs[u], -u))
-        tests = {int(r["test_derived_num_updates"]): float(r["test_derived_accuracy"])
-                 for r in read_records(log, "test_derived")}
+        tests = {
+            int(r["test_derived_num_updates"]): float(r["test_derived_accuracy"])
+            for r in read_records(log, "test_derived")
+        }
         assert result[f"{name}_selection"]["update"] == best and result[name] == tests[best]
         stdout = (tmp_path / name / "stdout").read_text()
         assert "'max_positions': 64" in stdout and "'seed': 3" in stdout and "'lr': [2e-05]" in stdout
@@ -53,15 +80,29 @@ def test_paper_recipe_selects_on_the_training_languages_dev_set(nli_data, tiny_p
 @pytest.mark.slow
 def test_train_refuses_to_resume_another_runs_save_dir(pretrained, tiny_pair, other_pair):
     save_dir = pretrained.parent  # 20 MLM updates on tiny_pair
-    base = [sys.executable, "-m", "alignmlm", "train", "--save-dir", save_dir, "--tokens-per-sample", "64", "--dry-run"]
+    base = [
+        sys.executable,
+        "-m",
+        "alignmlm",
+        "train",
+        "--save-dir",
+        save_dir,
+        "--tokens-per-sample",
+        "64",
+        "--dry-run",
+    ]
     proc = run(base + ["--objective", "dict_mlm", "--data", tiny_pair], check=False)
     assert proc.returncode != 0
-    assert (f"error: {save_dir} holds a checkpoint of another run: task multilingual_mlm (asked: dict_mlm); "
-            "criterion masked_lm (asked: masked_lm)") not in proc.stderr  # equal fields are not listed
+    assert (
+        f"error: {save_dir} holds a checkpoint of another run: task multilingual_mlm (asked: dict_mlm); "
+        "criterion masked_lm (asked: masked_lm)"
+    ) not in proc.stderr  # equal fields are not listed
     assert "task multilingual_mlm (asked: dict_mlm)" in proc.stderr and "criterion" not in proc.stderr
     proc = run(base + ["--objective", "mlm", "--data", other_pair], check=False)
     assert proc.returncode != 0 and f"data {tiny_pair.resolve() / 'bin'}" in proc.stderr
-    proc = run(base + ["--objective", "mlm", "--data", tiny_pair, "--arch", "roberta_align_paper"], check=False)
+    proc = run(
+        base + ["--objective", "mlm", "--data", tiny_pair, "--arch", "roberta_align_paper"], check=False
+    )
     assert proc.returncode != 0 and "arch roberta_tiny (asked: roberta_align_paper)" in proc.stderr
     proc = run(base + ["--objective", "mlm", "--data", tiny_pair])
     assert "resuming" in proc.stdout and "same objective, architecture and data" in proc.stdout

@@ -1,32 +1,52 @@
 """The GPU paths: fp16, bf16 and torch AMP pretraining through fairseq-hydra-train with
 configs/run/gpu1.yaml, the fp32 alignment term under each, and what an fp16 overflow does.
 Skipped without CUDA (CI has none); run on a GPU node with `bash scripts/test.sh -m gpu`."""
+
 import math
 import sys
 
 import pytest
 import torch
+from conftest import run
 
-from conftest import REPO, run
-from alignmlm.fairseq_log import read_records
 from alignmlm import CONFIG_DIR, PLUGIN_DIR
-from alignmlm.pair import PreparedPair
 from alignmlm.alignment import alignment_loss
+from alignmlm.fairseq_log import read_records
+from alignmlm.pair import PreparedPair
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
 
 PRECISIONS = ["amp", "bf16", "fp16", "fp32"]  # configs/precision/
 
 
 def hydra_train(objective, pair, save_dir, *overrides):
-    return run([sys.executable, "-m", "fairseq_cli.hydra_train", "--config-dir", CONFIG_DIR,
-                "--config-name", "pretrain", f"+objective={objective}", "+run=gpu1",
-                f"task.data={PreparedPair.load(pair).bin_dir}", f"common.user_dir={PLUGIN_DIR}",
-                f"checkpoint.save_dir={save_dir}", "dataset.num_workers=0",
-                "task.tokens_per_sample=64", "dataset.max_tokens=2048", "optimization.lr=[0.002]",
-                "lr_scheduler.warmup_updates=5", "checkpoint.save_interval_updates=40",
-                *overrides], cwd=save_dir.parent)
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.hydra_train",
+            "--config-dir",
+            CONFIG_DIR,
+            "--config-name",
+            "pretrain",
+            f"+objective={objective}",
+            "+run=gpu1",
+            f"task.data={PreparedPair.load(pair).bin_dir}",
+            f"common.user_dir={PLUGIN_DIR}",
+            f"checkpoint.save_dir={save_dir}",
+            "dataset.num_workers=0",
+            "task.tokens_per_sample=64",
+            "dataset.max_tokens=2048",
+            "optimization.lr=[0.002]",
+            "lr_scheduler.warmup_updates=5",
+            "checkpoint.save_interval_updates=40",
+            *overrides,
+        ],
+        cwd=save_dir.parent,
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -56,8 +76,9 @@ def test_alignment_term_stays_fp32_under_autocast():
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_align_mlm_trains_on_the_gpu_in_every_precision(tiny_pair, tmp_path, precision):
     save_dir = tmp_path / precision
-    proc = hydra_train("align_mlm", tiny_pair, save_dir, "optimization.max_update=80",
-                       f"+precision={precision}")
+    proc = hydra_train(
+        "align_mlm", tiny_pair, save_dir, "optimization.max_update=80", f"+precision={precision}"
+    )
     output = proc.stdout + proc.stderr
     assert "CUDA enviroments for all 1 workers" in output  # fairseq's own spelling
     assert "apex fused kernels" in output and "no CUDA device" not in output  # kernels.py's report
@@ -84,13 +105,14 @@ def test_fp16_overflow_skips_the_update_and_halves_the_scale(tiny_pair, tmp_path
     """An initial loss scale of 2^30 overflows fp16 gradients: fairseq skips those updates,
     halves the scale each time, and training then goes on as usual."""
     save_dir = tmp_path / "overflow"
-    proc = hydra_train("align_mlm", tiny_pair, save_dir, "optimization.max_update=40",
-                       "common.fp16_init_scale=1073741824")
+    proc = hydra_train(
+        "align_mlm", tiny_pair, save_dir, "optimization.max_update=40", "common.fp16_init_scale=1073741824"
+    )
     output = proc.stdout + proc.stderr
     notes = [line for line in output.splitlines() if "gradient overflow detected" in line]
     assert notes and "setting loss scale to: 536870912.0" in notes[0]
     inner = read_records(save_dir / "train.log", "train_inner")
     assert int(inner[-1]["num_updates"]) == 40  # skipped steps do not count as updates
-    assert float(inner[-1]["loss_scale"]) < 2 ** 30
+    assert float(inner[-1]["loss_scale"]) < 2**30
     assert all(math.isfinite(float(r["align_loss"])) for r in inner)
     assert float(inner[-1]["mlm_loss"]) < float(inner[0]["mlm_loss"])

@@ -1,5 +1,6 @@
 """Preemption: a run killed with SIGKILL between two checkpoints and started again resumes from
 checkpoint_last.pt and ends where an uninterrupted run with the same seed ends."""
+
 import os
 import signal
 import subprocess
@@ -8,26 +9,58 @@ import time
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from alignmlm.fairseq_log import read_records
 
-SETTINGS = ["--tokens-per-sample", "64", "--max-tokens", "1024", "--warmup-updates", "5",
-            "--max-update", "60", "--save-interval-updates", "20", "--log-interval", "10",
-            "--lr", "2e-3", "--", "dataset.disable_validation=true"]  # validation is not what is tested
+SETTINGS = [
+    "--tokens-per-sample",
+    "64",
+    "--max-tokens",
+    "1024",
+    "--warmup-updates",
+    "5",
+    "--max-update",
+    "60",
+    "--save-interval-updates",
+    "20",
+    "--log-interval",
+    "10",
+    "--lr",
+    "2e-3",
+    "--",
+    "dataset.disable_validation=true",
+]  # validation is not what is tested
 
 
 def command(objective, pair, save_dir):
-    return [sys.executable, "-m", "alignmlm", "train", "--objective", objective, "--data", str(pair),
-            "--save-dir", str(save_dir), *SETTINGS]
+    return [
+        sys.executable,
+        "-m",
+        "alignmlm",
+        "train",
+        "--objective",
+        objective,
+        "--data",
+        str(pair),
+        "--save-dir",
+        str(save_dir),
+        *SETTINGS,
+    ]
 
 
 def start(objective, pair, save_dir):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     log = open(save_dir.parent / f"{save_dir.name}.stdout", "a")
     # a session of its own, so that the kill reaches fairseq as well as the wrapper (as SLURM does)
-    return subprocess.Popen(command(objective, pair, save_dir), cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        command(objective, pair, save_dir),
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def updates_logged(save_dir) -> int:
@@ -54,13 +87,18 @@ def test_sigkill_and_resume_ends_with_the_uninterrupted_loss(objective, tiny_pai
     assert start(objective, tiny_pair, killed).wait() == 0
     stdout = (tmp_path / "killed.stdout").read_text()
     assert "Loaded checkpoint" in stdout and "@ 20 updates" in stdout
-    expected = {int(r["num_updates"]): float(r["loss"]) for r in read_records(whole / "train.log", "train_inner")}
-    resumed = {int(r["num_updates"]): float(r["loss"]) for r in read_records(killed / "train.log", "train_inner")}
+    expected = {
+        int(r["num_updates"]): float(r["loss"]) for r in read_records(whole / "train.log", "train_inner")
+    }
+    resumed = {
+        int(r["num_updates"]): float(r["loss"]) for r in read_records(killed / "train.log", "train_inner")
+    }
     assert max(expected) == max(resumed) == 60
     for update in (40, 50, 60):
         assert resumed[update] == pytest.approx(expected[update], rel=1e-4), update
     # and the weights it ends with are those of the uninterrupted run, bit for bit
     import alignmlm.checkpoint  # noqa: F401  (allow-list for torch.load)
+
     a, b = (torch.load(d / "checkpoint_last.pt", map_location="cpu")["model"] for d in (whole, killed))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the resumed run really restarted at 20: it logged update 30 twice

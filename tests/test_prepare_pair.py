@@ -1,12 +1,12 @@
 """data_prep end to end on tiny real data, and its errors on bad input."""
+
 import json
 import sys
 
 import conllu
 import pytest
-from fairseq.data import Dictionary, data_utils
-
 from conftest import REPO, prepare_pair, run, upper_case_corpora
+from fairseq.data import Dictionary, data_utils
 
 TWIN = "§"
 
@@ -53,10 +53,14 @@ def test_synthetic_pair_end_to_end(tiny_pair):
         assert sorted((tr_ids - V).tolist()) == sorted(en_ids.tolist())  # same pieces
 
     para = tiny_pair / "bin" / "para"
-    assert (para / "train.en-en_trans_inv.en.bin").read_bytes() == (tiny_pair / "bin" / "en" / "train.bin").read_bytes()
+    assert (para / "train.en-en_trans_inv.en.bin").read_bytes() == (
+        tiny_pair / "bin" / "en" / "train.bin"
+    ).read_bytes()
 
-    pairs = {name: (tiny_pair / "dict" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-             for name in ("all", "train", "heldout")}
+    pairs = {
+        name: (tiny_pair / "dict" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        for name in ("all", "train", "heldout")
+    }
     assert len(pairs["all"]) == V and len(pairs["train"]) == 250 and len(pairs["heldout"]) == 249
     assert sorted(pairs["train"] + pairs["heldout"]) == sorted(pairs["all"])
     for line in pairs["all"]:
@@ -67,8 +71,20 @@ def test_synthetic_pair_end_to_end(tiny_pair):
 @pytest.mark.slow
 def test_second_run_is_a_no_op(tiny_pair, tiny_corpus):
     before = (tiny_pair / "pair.json").stat().st_mtime_ns
-    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+inv", "--out", tiny_pair,
-                        "--vocab-size", "500", "--valid-size", "100", "--workers", "2")
+    proc = prepare_pair(
+        "--corpus",
+        tiny_corpus,
+        "--transform",
+        "trans+inv",
+        "--out",
+        tiny_pair,
+        "--vocab-size",
+        "500",
+        "--valid-size",
+        "100",
+        "--workers",
+        "2",
+    )
     assert "nothing to do" in proc.stderr
     assert (tiny_pair / "pair.json").stat().st_mtime_ns == before
 
@@ -76,8 +92,17 @@ def test_second_run_is_a_no_op(tiny_pair, tiny_corpus):
 @pytest.mark.slow
 def test_output_with_other_settings_is_never_overwritten(tiny_pair, tiny_corpus):
     manifest = (tiny_pair / "pair.json").read_text()
-    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+perm", "--out", tiny_pair,
-                        "--vocab-size", "500", check=False)
+    proc = prepare_pair(
+        "--corpus",
+        tiny_corpus,
+        "--transform",
+        "trans+perm",
+        "--out",
+        tiny_pair,
+        "--vocab-size",
+        "500",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "was made with other settings" in proc.stderr and "transform" in proc.stderr
     assert "--overwrite" in proc.stderr
@@ -91,11 +116,17 @@ def test_foreign_output_directory_is_refused(tiny_corpus, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "missing.txt: input file not found"),
-    (b"\n   \n\n", "corpus.txt: corpus is empty"),
-    (b"fine line\nsecond line\ncaf\xe9 au lait\n", r"corpus.txt:3: corpus is not valid UTF-8 \(byte 0xe9 at column 4\)"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "missing.txt: input file not found"),
+        (b"\n   \n\n", "corpus.txt: corpus is empty"),
+        (
+            b"fine line\nsecond line\ncaf\xe9 au lait\n",
+            r"corpus.txt:3: corpus is not valid UTF-8 \(byte 0xe9 at column 4\)",
+        ),
+    ],
+)
 def test_bad_corpus_errors_name_file_and_line(tmp_path, content, expected):
     corpus = tmp_path / ("missing.txt" if content is None else "corpus.txt")
     if content is not None:
@@ -104,14 +135,24 @@ def test_bad_corpus_errors_name_file_and_line(tmp_path, content, expected):
     assert proc.returncode == 2
     assert proc.stderr.count("error:") == 1
     import re
+
     assert re.search(expected, proc.stderr), proc.stderr
 
 
 def test_vocabulary_too_large_for_corpus(tmp_path):
     corpus = tmp_path / "small.txt"
     corpus.write_text("a tiny corpus .\nwith few words !\n" * 5)
-    proc = prepare_pair("--corpus", corpus, "--transform", "trans", "--out", tmp_path / "out",
-                        "--vocab-size", "5000", check=False)
+    proc = prepare_pair(
+        "--corpus",
+        corpus,
+        "--transform",
+        "trans",
+        "--out",
+        tmp_path / "out",
+        "--vocab-size",
+        "5000",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "small.txt: cannot train a sentencepiece vocabulary of 5000 pieces" in proc.stderr
     assert "supports at most" in proc.stderr
@@ -120,7 +161,9 @@ def test_vocabulary_too_large_for_corpus(tmp_path):
 def test_flag_combinations_are_checked(tiny_corpus, tmp_path):
     proc = prepare_pair("--corpus", tiny_corpus, "--out", tmp_path / "o", check=False)
     assert proc.returncode == 2 and "give either --transform" in proc.stderr
-    proc = prepare_pair("--corpus", tiny_corpus, "--transform", "trans+rev", "--out", tmp_path / "o", check=False)
+    proc = prepare_pair(
+        "--corpus", tiny_corpus, "--transform", "trans+rev", "--out", tmp_path / "o", check=False
+    )
     assert proc.returncode == 2 and "unknown: rev" in proc.stderr
 
 
@@ -129,14 +172,35 @@ def test_natural_pair_reports_dictionary_coverage(tmp_path):
     en, up = upper_case_corpora(tmp_path, 1200, 1200)
     (tmp_path / "en-up.txt").write_text(
         "the THE\nof OF\nantidisestablishmentarianism ANTIDISESTABLISHMENTARIANISM\n日本 NIPPON\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = tmp_path / "pair"
-    proc = prepare_pair("--corpus", en, "--lang1", "en", "--corpus2", up, "--lang2", "up",
-                        "--dictionary", tmp_path / "en-up.txt",
-                        "--out", out, "--vocab-size", "800", "--valid-size", "50")
+    proc = prepare_pair(
+        "--corpus",
+        en,
+        "--lang1",
+        "en",
+        "--corpus2",
+        up,
+        "--lang2",
+        "up",
+        "--dictionary",
+        tmp_path / "en-up.txt",
+        "--out",
+        out,
+        "--vocab-size",
+        "800",
+        "--valid-size",
+        "50",
+    )
     coverage = json.loads((out / "pair.json").read_text())["stats"]["dictionary_coverage"]
-    assert coverage == {"pairs": 4, "single_piece": 2, "multi_piece": 1, "oov": 1,
-                        "oov_examples": ["日本 NIPPON"]}
+    assert coverage == {
+        "pairs": 4,
+        "single_piece": 2,
+        "multi_piece": 1,
+        "oov": 1,
+        "oov_examples": ["日本 NIPPON"],
+    }
     assert "both sides one piece: 2, several pieces: 1, out of vocabulary: 1" in proc.stderr
     # each language's binarized training split decodes back to its piece text, line by line
     d = Dictionary.load(str(out / "bin" / "dict.txt"))
@@ -152,8 +216,19 @@ def test_natural_pair_reports_dictionary_coverage(tmp_path):
 def test_conllu_transform_moves_labels_with_words(tmp_path):
     src = REPO / "data" / "en_ewt" / "pos" / "dev.conllu"
     dst = tmp_path / "dev.trans_inv.conllu"
-    run([sys.executable, "-m", "alignmlm.data_prep.transform_conllu", "--input", src, "--output", dst,
-         "--transform", "trans+inv"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm.data_prep.transform_conllu",
+            "--input",
+            src,
+            "--output",
+            dst,
+            "--transform",
+            "trans+inv",
+        ]
+    )
     original = conllu.parse(src.read_text(encoding="utf-8"))
     derived = conllu.parse(dst.read_text(encoding="utf-8"))
     assert len(original) == len(derived) == 1000
@@ -170,6 +245,18 @@ def test_conllu_transform_moves_labels_with_words(tmp_path):
 def test_conllu_malformed_line_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.conllu"
     bad.write_text("# text = a b\n1\ta\t_\tDET\t_\t_\t_\t_\t_\t_\n2 b NOUN\n\n", encoding="utf-8")
-    proc = run([sys.executable, "-m", "alignmlm.data_prep.transform_conllu", "--input", bad, "--output",
-                tmp_path / "o.conllu", "--transform", "inv"], check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm.data_prep.transform_conllu",
+            "--input",
+            bad,
+            "--output",
+            tmp_path / "o.conllu",
+            "--transform",
+            "inv",
+        ],
+        check=False,
+    )
     assert proc.returncode == 2 and "bad.conllu:3: expected 10 tab-separated CoNLL-U columns" in proc.stderr

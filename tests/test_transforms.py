@@ -1,10 +1,19 @@
 """The synthetic-language transforms against hand-worked examples."""
+
 import pytest
 
-from alignmlm.data_prep.transforms import (TWIN_MARK, FixedPermutations, PieceSentenceTransform,
-                                  compose_order, inverted_order, parse_transforms,
-                                  reorder_words, split_final_punctuation, twin_piece,
-                                  word_order_functions)
+from alignmlm.data_prep.transforms import (
+    TWIN_MARK,
+    FixedPermutations,
+    PieceSentenceTransform,
+    compose_order,
+    inverted_order,
+    parse_transforms,
+    reorder_words,
+    split_final_punctuation,
+    twin_piece,
+    word_order_functions,
+)
 
 
 def inv(words, labels=None):
@@ -81,8 +90,7 @@ def test_piece_transform_trans_inv_hand_worked():
     assert derive.units(ids) == [[1], [2, 4], [3], [7], [1], [8], [5, 6]]
     # words reversed, the final '▁ .' stays last, pieces inside a word keep their order
     assert derive.derive_ids(ids) == [8, 1, 7, 3, 2, 4, 1, 5, 6]
-    assert derive.derive_text(ids) == " ".join(
-        TWIN_MARK + PIECES[i] for i in [8, 1, 7, 3, 2, 4, 1, 5, 6])
+    assert derive.derive_text(ids) == " ".join(TWIN_MARK + PIECES[i] for i in [8, 1, 7, 3, 2, 4, 1, 5, 6])
 
 
 def test_piece_transform_trans_only_keeps_order_and_unk():

@@ -1,5 +1,6 @@
 """XLM (TLM + language embeddings) and DICT-MLM: their data, their tasks' checks of bad input,
 and real fairseq-train runs."""
+
 import logging
 import re
 import sys
@@ -7,13 +8,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import run, setup_task, train, training_config
 from fairseq.data import Dictionary, data_utils
 
-from conftest import run, setup_task, train, training_config
-from alignmlm.fairseq_log import read_records
 from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
 from alignmlm.data.token_features import ParallelPairDataset
-
+from alignmlm.fairseq_log import read_records
 
 # ---------------------------------------------------------------- data: TLM
 
@@ -22,10 +22,14 @@ from alignmlm.data.token_features import ParallelPairDataset
 def test_tlm_sample_halves_positions_and_languages(tiny_pair):
     d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
     src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en"), d)
-    tgt = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en_trans_inv"), d)
+    tgt = data_utils.load_indexed_dataset(
+        str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en_trans_inv"), d
+    )
     chosen = np.array([3, 10, 42])
-    views = {f: ParallelPairDataset(src, tgt, chosen, d.bos(), langs=(0, 1), field=f)
-             for f in ParallelPairDataset.FIELDS}
+    views = {
+        f: ParallelPairDataset(src, tgt, chosen, d.bos(), langs=(0, 1), field=f)
+        for f in ParallelPairDataset.FIELDS
+    }
     V = (len(d) - d.nspecial) // 2
     for k, pair in enumerate(chosen):
         tokens, langs, positions = (views[f][k] for f in ParallelPairDataset.FIELDS)
@@ -34,7 +38,7 @@ def test_tlm_sample_halves_positions_and_languages(tiny_pair):
         assert torch.equal(tokens[n1:], tgt[pair].long())
         assert tokens[n1 - 1] == d.eos() and tokens[-1] == d.eos()
         # the halves are translations: the same pieces, the second in its twin script
-        assert sorted((tokens[n1:-1] - V).tolist()) == sorted(tokens[1:n1 - 1].tolist())
+        assert sorted((tokens[n1:-1] - V).tolist()) == sorted(tokens[1 : n1 - 1].tolist())
         assert langs.tolist() == [0] * n1 + [1] * (len(tokens) - n1)
         assert positions.tolist() == list(range(n1)) + list(range(len(tokens) - n1))
         assert views["tokens"].sizes[k] == len(tokens)
@@ -53,8 +57,9 @@ def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair, caplog):
     task.load_dataset("train")
     dataset = task.datasets["train"]
     # the TLM samples the task reports: a quarter of the 1,400 pairs, those that fit in 64 tokens
-    chosen, pairs, too_long = map(int, re.search(r"TLM train: (\d+) of (\d+) sentence pairs \((\d+) longer",
-                                                 caplog.text).groups())
+    chosen, pairs, too_long = map(
+        int, re.search(r"TLM train: (\d+) of (\d+) sentence pairs \((\d+) longer", caplog.text).groups()
+    )
     assert pairs == 1400 and chosen + too_long == 350 and chosen > 100
     masked = total = tlm = 0
     for i in range(len(dataset)):
@@ -80,7 +85,7 @@ def test_substitute_hand_worked():
     table, counts = translation_table(pairs, 30)
     assert counts[10] == 1 and counts[11] == 2 and counts[20] == 1 and counts[12] == 0
     assert set(table[11, :2].tolist()) == {21, 22} and table[21, 0] == 11
-    source = np.array([0, 5, 10, 11, 12, 2])     # <s> x  a  b  c </s>, all but x masked
+    source = np.array([0, 5, 10, 11, 12, 2])  # <s> x  a  b  c </s>, all but x masked
     target = np.array([PAD, PAD, 10, 11, 12, PAD])
     rng = np.random.default_rng(0)
     src, tgt = substitute(source, target, table, counts, "input", 1.0, PAD, rng)
@@ -116,8 +121,10 @@ def test_substitution_rate_only_where_the_dictionary_has_entries_and_determinist
     sources = [rng.integers(4, 100, size=50) for _ in range(n)]
     targets = [np.where(rng.random(50) < 0.15, s, PAD) for s in sources]
     src_ds, tgt_ds = _Listed(sources), _Listed(targets)
-    make = lambda field: DictSubstitutionDataset(src_ds, tgt_ds, table, counts, "input", 0.5, PAD,
-                                                 seed=7, field=field)
+
+    def make(field):
+        return DictSubstitutionDataset(src_ds, tgt_ds, table, counts, "input", 0.5, PAD, seed=7, field=field)
+
     out_src = make("source")
     out_src.set_epoch(3)
     changed = eligible = 0
@@ -139,10 +146,13 @@ def test_substitution_rate_only_where_the_dictionary_has_entries_and_determinist
 # The errors below are raised where training builds the task, loads the training split and builds
 # the model: done here in-process from the config `alignmlm train` composes, without a training run.
 @pytest.mark.slow
-@pytest.mark.parametrize("content, expected", [
-    ("zzq1 yyq1\nzzq2 yyq2\n", "other.txt: none of its 2 pairs is usable"),
-    ("\n", "other.txt: bilingual dictionary is empty"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("zzq1 yyq1\nzzq2 yyq2\n", "other.txt: none of its 2 pairs is usable"),
+        ("\n", "other.txt: bilingual dictionary is empty"),
+    ],
+)
 def test_dict_mlm_rejects_an_empty_or_non_overlapping_dictionary(tiny_pair, tmp_path, content, expected):
     path = tmp_path / "other.txt"
     path.write_text(content, encoding="utf-8")
@@ -154,23 +164,30 @@ def test_dict_mlm_rejects_an_empty_or_non_overlapping_dictionary(tiny_pair, tmp_
 @pytest.mark.slow
 def test_xlm_bad_inputs(tiny_pair, tmp_path):
     import shutil
+
     broken = tmp_path / "pair"
     shutil.copytree(tiny_pair, broken)
     para = broken / "bin" / "para"
     for ext in ("bin", "idx"):  # the derived side of train now has the 100 lines of valid
-        shutil.copyfile(para / f"valid.en-en_trans_inv.en_trans_inv.{ext}",
-                        para / f"train.en-en_trans_inv.en_trans_inv.{ext}")
+        shutil.copyfile(
+            para / f"valid.en-en_trans_inv.en_trans_inv.{ext}",
+            para / f"train.en-en_trans_inv.en_trans_inv.{ext}",
+        )
     task = setup_task("xlm", broken)
     with pytest.raises(ValueError) as raised:
         task.load_dataset("train")
     message = str(raised.value)
-    assert ("parallel files differ in line count: " in message and
-            "train.en-en_trans_inv.en has 1400 sentences, " in message and
-            "train.en-en_trans_inv.en_trans_inv has 100" in message)
+    assert (
+        "parallel files differ in line count: " in message
+        and "train.en-en_trans_inv.en has 1400 sentences, " in message
+        and "train.en-en_trans_inv.en_trans_inv has 100" in message
+    )
     cfg = training_config("xlm", tiny_pair, "model.num_langs=1")
     task = setup_task("xlm", tiny_pair)
-    with pytest.raises(ValueError, match=re.escape(
-            "--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("--num-langs 1 is smaller than the 2 languages of the data (en, en_trans_inv)"),
+    ):
         task.build_model(cfg.model)
     cfg = training_config("xlm", tiny_pair)  # by default, one language embedding per language
     task.build_model(cfg.model)
@@ -189,7 +206,9 @@ def test_training_loss_falls_and_resumes(objective, tiny_pair, tmp_path):
     assert losses[-1] < losses[0] - 0.5, losses
     proc = train(objective, tiny_pair, tmp_path / "run", "--max-update", "50")
     assert "Loaded checkpoint" in proc.stdout + proc.stderr and "@ 40 updates" in proc.stdout + proc.stderr
-    updates = sorted({int(r["num_updates"]) for r in read_records(tmp_path / "run" / "train.log", "train_inner")})
+    updates = sorted(
+        {int(r["num_updates"]) for r in read_records(tmp_path / "run" / "train.log", "train_inner")}
+    )
     assert updates[-2:] == [40, 50]
 
 

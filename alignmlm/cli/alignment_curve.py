@@ -9,6 +9,7 @@ Every pretraining task logs alignment at each validation when its data is a prep
 updates. Runs given the same NAME are seeds of one objective: the plot shows their mean and the
 min-max band, the table (printed, Markdown) mean ± std per update.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -26,19 +27,28 @@ def curve(save_dir: Path, metric: str) -> dict:
     key = f"valid_align_{metric}"
     points = {int(r["valid_num_updates"]): float(r[key]) for r in read_records(log, "valid") if key in r}
     if not points:
-        raise SystemExit(f"error: {log} has no {key} records: was the run's data a prepared pair "
-                         "with a bilingual dictionary, and did it validate?")
+        raise SystemExit(
+            f"error: {log} has no {key} records: was the run's data a prepared pair "
+            "with a bilingual dictionary, and did it validate?"
+        )
     return points
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", action="append", required=True, metavar="NAME=SAVE_DIR",
-                   help="a training run; repeat NAME for its seeds")
-    p.add_argument("--metric", default="heldout_p1_nn",
-                   help="logged alignment figure without the valid_align_ prefix, e.g. "
-                   "heldout_p1_csls, train_p1_nn, paper_p1_nn (default heldout_p1_nn)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        metavar="NAME=SAVE_DIR",
+        help="a training run; repeat NAME for its seeds",
+    )
+    p.add_argument(
+        "--metric",
+        default="heldout_p1_nn",
+        help="logged alignment figure without the valid_align_ prefix, e.g. "
+        "heldout_p1_csls, train_p1_nn, paper_p1_nn (default heldout_p1_nn)",
+    )
     p.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = p.parse_args(argv)
     runs: dict = {}
@@ -52,21 +62,26 @@ def main(argv=None) -> int:
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's imports set DEBUG
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     updates = sorted(set.intersection(*(set(c) for seeds in runs.values() for c in seeds)))
     if not updates:
-        raise SystemExit("error: the runs share no validation update; give them the same "
-                         "--save-interval-updates")
+        raise SystemExit(
+            "error: the runs share no validation update; give them the same --save-interval-updates"
+        )
     table = [f"| updates | {' | '.join(runs)} |", "|---|" + "---|" * len(runs)]
     values = {name: np.array([[c[u] for u in updates] for c in seeds]) for name, seeds in runs.items()}
     for name, v in values.items():
         ax.plot(updates, v.mean(0), marker="o", ms=3, label=f"{name} ({len(v)} seed{'s' * (len(v) > 1)})")
         ax.fill_between(updates, v.min(0), v.max(0), alpha=0.2)
     for i, u in enumerate(updates):
-        cells = [f"{v[:, i].mean():.1f}" + (f" ± {v[:, i].std(ddof=1):.1f}" if len(v) > 1 else "")
-                 for v in values.values()]
+        cells = [
+            f"{v[:, i].mean():.1f}" + (f" ± {v[:, i].std(ddof=1):.1f}" if len(v) > 1 else "")
+            for v in values.values()
+        ]
         table.append(f"| {u} | {' | '.join(cells)} |")
     ax.set_xlabel("pretraining updates")
     ax.set_ylabel(f"{args.metric} (%)")

@@ -25,6 +25,7 @@ smaller transfer gaps, as in the paper) and OUT/alignment_vs_transfer.png.
 unfinished cell becomes one SLURM job (this command with --only-cell); run the command again
 (or pass --wait) to collect.
 """
+
 import argparse
 import csv
 import hashlib
@@ -44,10 +45,15 @@ from alignmlm.fairseq_log import read_records
 from alignmlm.pair import PairError, PreparedPair
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
-ALIGNMENT_COLUMNS = ["paper_p1_nn", "heldout_p1_nn", "heldout_p1_csls", "heldout_p5_nn",
-                     "heldout_p5_csls", "train_p1_nn"]
-CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"),
-              ("heldout_p1_nn", "held-out P@1 (NN)")]
+ALIGNMENT_COLUMNS = [
+    "paper_p1_nn",
+    "heldout_p1_nn",
+    "heldout_p1_csls",
+    "heldout_p5_nn",
+    "heldout_p5_csls",
+    "train_p1_nn",
+]
+CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"), ("heldout_p1_nn", "held-out P@1 (NN)")]
 _print_lock = threading.Lock()
 
 
@@ -67,12 +73,16 @@ def parse_seeds(text: str) -> list:
     try:
         seeds = [int(item) for item in items]
     except ValueError:
-        raise SystemExit(f"error: --seeds {text!r}: {next(i for i in items if not i.lstrip('-').isdigit())!r} "
-                         "is not an integer") from None
+        raise SystemExit(
+            f"error: --seeds {text!r}: {next(i for i in items if not i.lstrip('-').isdigit())!r} "
+            "is not an integer"
+        ) from None
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
-        raise SystemExit(f"error: --seeds {text!r} repeats {', '.join(map(str, repeated))}: each "
-                         "seed is one run, and a repeat would be counted twice")
+        raise SystemExit(
+            f"error: --seeds {text!r} repeats {', '.join(map(str, repeated))}: each "
+            "seed is one run, and a repeat would be counted twice"
+        )
     return seeds
 
 
@@ -91,13 +101,21 @@ def pretraining_recipe(args) -> dict:
     from alignmlm.pretraining_config import compose
 
     given = {"arch": args.arch, "max_update": args.max_update, "lr": args.lr}
-    overrides = [f"{key}=[{given[name]}]" if key in train.LIST_SETTINGS else f"{key}={given[name]}"
-                 for name, (key, _, _) in train.SETTINGS.items() if given.get(name) is not None]
+    overrides = [
+        f"{key}=[{given[name]}]" if key in train.LIST_SETTINGS else f"{key}={given[name]}"
+        for name, (key, _, _) in train.SETTINGS.items()
+        if given.get(name) is not None
+    ]
     cfg = compose("mlm", ["task.data=unused", "common.user_dir=unused", *overrides])
-    return {"arch": cfg.model._name, "max_update": cfg.optimization.max_update,
-            "lr": cfg.optimization.lr[0], "warmup_updates": cfg.lr_scheduler.warmup_updates,
-            "tokens_per_sample": cfg.task.tokens_per_sample, "max_tokens": cfg.dataset.max_tokens,
-            "update_freq": cfg.optimization.update_freq[0]}
+    return {
+        "arch": cfg.model._name,
+        "max_update": cfg.optimization.max_update,
+        "lr": cfg.optimization.lr[0],
+        "warmup_updates": cfg.lr_scheduler.warmup_updates,
+        "tokens_per_sample": cfg.task.tokens_per_sample,
+        "max_tokens": cfg.dataset.max_tokens,
+        "update_freq": cfg.optimization.update_freq[0],
+    }
 
 
 def step(cell: Path, name: str, description: str, fn) -> dict:
@@ -118,8 +136,7 @@ def step(cell: Path, name: str, description: str, fn) -> dict:
 
 def run(command: list, log_path: Path, env: dict) -> None:
     with open(log_path, "w") as out:
-        if subprocess.call([str(c) for c in command], stdout=out,
-                           stderr=subprocess.STDOUT, env=env):
+        if subprocess.call([str(c) for c in command], stdout=out, stderr=subprocess.STDOUT, env=env):
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-20:])
             raise CellError(f"command failed, log {log_path}:\n{tail}")
 
@@ -132,17 +149,23 @@ class Cell:
 
 
 def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
-    return {"format": FORMAT, "objective": cell.objective, "transform": cell.transform,
-            "seed": cell.seed, "pretrain": args.recipe,
-            "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
-            "data": {"pair": fingerprints[("pair", cell.k)]},
-            "tasks": {t: fingerprints[(t, cell.k)] for t in tasks}}
+    return {
+        "format": FORMAT,
+        "objective": cell.objective,
+        "transform": cell.transform,
+        "seed": cell.seed,
+        "pretrain": args.recipe,
+        "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
+        "data": {"pair": fingerprints[("pair", cell.k)]},
+        "tasks": {t: fingerprints[(t, cell.k)] for t in tasks},
+    }
 
 
 def comparable(old: dict, new: dict) -> tuple[dict, dict]:
     """The records restricted to what both hold: a transfer task may be added to a finished
     cell (or left out of a rerun) without making its other results stale."""
     shared = set(old.get("tasks", {})) & set(new.get("tasks", {}))
+
     def strip(record: dict) -> dict:
         return {**record, "tasks": {t: record["tasks"][t] for t in sorted(shared)}}
 
@@ -167,14 +190,25 @@ def check_out(out: Path, cells: list, wanted: dict) -> None:
     if manifest.is_file():
         found = json.loads(manifest.read_text()).get("format")
         if found != FORMAT:
-            raise SystemExit(f"error: {out} was written by another version of compare.py "
-                             f"(format {found}, this one writes {FORMAT}); use another --out")
-    old_cells = [d for d in out.iterdir() if d.is_dir() and (d / "pretrain.json").is_file()
-                 and not (d / "cell.json").is_file()] if out.is_dir() else []
+            raise SystemExit(
+                f"error: {out} was written by another version of compare.py "
+                f"(format {found}, this one writes {FORMAT}); use another --out"
+            )
+    old_cells = (
+        [
+            d
+            for d in out.iterdir()
+            if d.is_dir() and (d / "pretrain.json").is_file() and not (d / "cell.json").is_file()
+        ]
+        if out.is_dir()
+        else []
+    )
     if old_cells:
-        raise SystemExit(f"error: {out} holds results of an older compare.py without recorded "
-                         f"settings ({old_cells[0].name}, ...); they cannot be checked, so they "
-                         "are not reused: use another --out")
+        raise SystemExit(
+            f"error: {out} holds results of an older compare.py without recorded "
+            f"settings ({old_cells[0].name}, ...); they cannot be checked, so they "
+            "are not reused: use another --out"
+        )
     stale = []
     for cell in cells:
         record = cell.dir / "cell.json"
@@ -183,28 +217,62 @@ def check_out(out: Path, cells: list, wanted: dict) -> None:
             if diff:
                 stale.append(f"  {cell.dir.name}: " + "; ".join(diff))
     if stale:
-        raise SystemExit(f"error: {out} holds cells produced with other settings; their results "
-                         "are not reused and nothing was overwritten. Use another --out, or "
-                         "remove these cells to recompute them:\n" + "\n".join(stale))
+        raise SystemExit(
+            f"error: {out} holds cells produced with other settings; their results "
+            "are not reused and nothing was overwritten. Use another --out, or "
+            "remove these cells to recompute them:\n" + "\n".join(stale)
+        )
 
 
 def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
-    run([sys.executable, "-m", "alignmlm", "train", "--objective", cell.objective, "--data", pair,
-         "--save-dir", cell.dir / "pretrain", "--seed", cell.seed,
-         *[x for name, value in args.recipe.items() for x in (f"--{name.replace('_', '-')}", value)],
-         "--save-interval-updates", args.recipe["max_update"],
-         "--", "dataset.validate_interval=100000"],  # validate once, at the end
-        cell.dir / "pretrain.stdout", env)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "train",
+            "--objective",
+            cell.objective,
+            "--data",
+            pair,
+            "--save-dir",
+            cell.dir / "pretrain",
+            "--seed",
+            cell.seed,
+            *[x for name, value in args.recipe.items() for x in (f"--{name.replace('_', '-')}", value)],
+            "--save-interval-updates",
+            args.recipe["max_update"],
+            "--",
+            "dataset.validate_interval=100000",
+        ],  # validate once, at the end
+        cell.dir / "pretrain.stdout",
+        env,
+    )
     valid = read_records(cell.dir / "pretrain" / "train.log", "valid")[-1]
-    return {"checkpoint": str(cell.dir / "pretrain" / "checkpoint_last.pt"),
-            "valid_mlm_loss": float(valid.get("valid_mlm_loss", valid["valid_loss"]))}
+    return {
+        "checkpoint": str(cell.dir / "pretrain" / "checkpoint_last.pt"),
+        "valid_mlm_loss": float(valid.get("valid_mlm_loss", valid["valid_loss"])),
+    }
 
 
 def alignment(cell: Cell, pair: Path, env: dict) -> dict:
     out = cell.dir / "alignment_eval.json"
-    run([sys.executable, "-m", "alignmlm", "evaluate-alignment", "--checkpoint",
-         cell.dir / "pretrain" / "checkpoint_last.pt", "--pair", pair, "--output", out],
-        cell.dir / "alignment.stdout", env)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "evaluate-alignment",
+            "--checkpoint",
+            cell.dir / "pretrain" / "checkpoint_last.pt",
+            "--pair",
+            pair,
+            "--output",
+            out,
+        ],
+        cell.dir / "alignment.stdout",
+        env,
+    )
     return json.loads(out.read_text())
 
 
@@ -217,24 +285,40 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
     pre = step(cell.dir, "pretrain", f"{cell.name}: pretrain", lambda: pretrain(args, cell, pair, env))
     ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env))
     from alignmlm.alignment_benchmark import flat_metrics
+
     scores = flat_metrics(ali)
-    row = {"objective": cell.objective, "transform": cell.transform, "seed": cell.seed,
-           **{c: scores.get(c) for c in ALIGNMENT_COLUMNS}, "valid_mlm_loss": pre["valid_mlm_loss"]}
+    row = {
+        "objective": cell.objective,
+        "transform": cell.transform,
+        "seed": cell.seed,
+        **{c: scores.get(c) for c in ALIGNMENT_COLUMNS},
+        "valid_mlm_loss": pre["valid_mlm_loss"],
+    }
     for task in tasks:
         data = getattr(args, task)[cell.k]
 
         def fn(task=task, data=data):
             try:
-                return finetune.transfer(task, data, pair, Path(pre["checkpoint"]), cell.dir / task,
-                                         settings["finetune"], cell.seed, env)
+                return finetune.transfer(
+                    task,
+                    data,
+                    pair,
+                    Path(pre["checkpoint"]),
+                    cell.dir / task,
+                    settings["finetune"],
+                    cell.seed,
+                    env,
+                )
             except RuntimeError as err:
                 raise CellError(str(err)) from None
+
         res = step(cell.dir, task, f"{cell.name}: {task.upper()} B_Z / B_S", fn)
         row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
     return row
 
 
 # ---------------------------------------------------------------------------- reporting
+
 
 def column(runs: list, key: str) -> str:
     return mean_std([r[key] for r in runs])
@@ -258,16 +342,24 @@ def group(rows: list) -> dict:
 
 def correlation_lines(groups: dict, tasks: list) -> list:
     from alignmlm.correlation import correlate
+
     lines = []
     for t in tasks:
         for column, label in CORRELATED:
-            cells = [[(r[column], r[f"{t}_delta"]) for r in runs
-                      if r[column] is not None and r[f"{t}_delta"] is not None]
-                     for runs in groups.values()]
+            cells = [
+                [
+                    (r[column], r[f"{t}_delta"])
+                    for r in runs
+                    if r[column] is not None and r[f"{t}_delta"] is not None
+                ]
+                for runs in groups.values()
+            ]
             cells = [c for c in cells if c]
             if len(cells) < 3:
-                lines.append(f"- {t.upper()}, {label}: a correlation needs at least 3 cells with "
-                             f"both figures ({len(cells)} here)")
+                lines.append(
+                    f"- {t.upper()}, {label}: a correlation needs at least 3 cells with "
+                    f"both figures ({len(cells)} here)"
+                )
                 continue
             for method in ("spearman", "pearson"):
                 lines.append(f"- {t.upper()} Δ vs {label}: {correlate(cells, method).describe()}")
@@ -275,30 +367,40 @@ def correlation_lines(groups: dict, tasks: list) -> list:
 
 
 def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
-    fields = (["objective", "transform", "seed"]
-              + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
-              + ALIGNMENT_COLUMNS + ["valid_mlm_loss"])
+    fields = (
+        ["objective", "transform", "seed"]
+        + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
+        + ALIGNMENT_COLUMNS
+        + ["valid_mlm_loss"]
+    )
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     groups = group(rows)
     heads = "".join(f" {t.upper()} B_S | {t.upper()} B_Z | {t.upper()} Δ |" for t in tasks)
-    lines = [f"Mean ± std (n seeds) over seeds {','.join(map(str, seeds))}; accuracy and P@1 in %.",
-             "",
-             f"| objective | transform |{heads} P@1 paper protocol | held-out P@1 NN | "
-             "held-out P@1 CSLS | MLM valid loss |",
-             "|---|---|" + "---|" * (3 * len(tasks) + 4)]
+    lines = [
+        f"Mean ± std (n seeds) over seeds {','.join(map(str, seeds))}; accuracy and P@1 in %.",
+        "",
+        f"| objective | transform |{heads} P@1 paper protocol | held-out P@1 NN | "
+        "held-out P@1 CSLS | MLM valid loss |",
+        "|---|---|" + "---|" * (3 * len(tasks) + 4),
+    ]
     for (objective, transform), runs in groups.items():
         scores = "".join(f" {column(runs, f'{t}_{key}')} |" for t in tasks for key in ("B_S", "B_Z", "delta"))
         loss = [r["valid_mlm_loss"] for r in runs]
-        loss_text = (f"{np.mean(loss):.3f} ± {np.std(loss, ddof=1):.3f}" if len(loss) > 1
-                     else f"{loss[0]:.3f}")
-        lines.append(f"| {objective} | {transform} |{scores} {column(runs, 'paper_p1_nn')} | "
-                     f"{column(runs, 'heldout_p1_nn')} | {column(runs, 'heldout_p1_csls')} | {loss_text} |")
-    lines += ["", "Correlation of alignment with Δ = B_Z − B_S across cells (cell means; 95 % "
-              "bootstrap interval over cells and seeds; positive: better alignment, smaller "
-              "transfer gap — the paper's sign):", *correlation_lines(groups, tasks)]
+        loss_text = f"{np.mean(loss):.3f} ± {np.std(loss, ddof=1):.3f}" if len(loss) > 1 else f"{loss[0]:.3f}"
+        lines.append(
+            f"| {objective} | {transform} |{scores} {column(runs, 'paper_p1_nn')} | "
+            f"{column(runs, 'heldout_p1_nn')} | {column(runs, 'heldout_p1_csls')} | {loss_text} |"
+        )
+    lines += [
+        "",
+        "Correlation of alignment with Δ = B_Z − B_S across cells (cell means; 95 % "
+        "bootstrap interval over cells and seeds; positive: better alignment, smaller "
+        "transfer gap — the paper's sign):",
+        *correlation_lines(groups, tasks),
+    ]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     plot(out / "alignment_vs_transfer.png", groups, tasks)
 
@@ -308,20 +410,38 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's imports set DEBUG
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    column, label = next(((c, name) for c, name in CORRELATED
-                          if all(r[c] is not None for runs in groups.values() for r in runs)),
-                         CORRELATED[-1])
+
+    column, label = next(
+        (
+            (c, name)
+            for c, name in CORRELATED
+            if all(r[c] is not None for runs in groups.values() for r in runs)
+        ),
+        CORRELATED[-1],
+    )
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for t, marker in zip(tasks, "os"):
         for (objective, transform), runs in groups.items():
             x = [r[column] for r in runs]
             y = [r[f"{t}_delta"] for r in runs]
-            ax.errorbar(np.mean(x), np.mean(y), xerr=np.std(x, ddof=1) if len(x) > 1 else None,
-                        yerr=np.std(y, ddof=1) if len(y) > 1 else None, fmt=marker, capsize=3)
-            ax.annotate(f"{objective} ({transform})" + (f" {t.upper()}" if len(tasks) > 1 else ""),
-                        (np.mean(x), np.mean(y)), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            ax.errorbar(
+                np.mean(x),
+                np.mean(y),
+                xerr=np.std(x, ddof=1) if len(x) > 1 else None,
+                yerr=np.std(y, ddof=1) if len(y) > 1 else None,
+                fmt=marker,
+                capsize=3,
+            )
+            ax.annotate(
+                f"{objective} ({transform})" + (f" {t.upper()}" if len(tasks) > 1 else ""),
+                (np.mean(x), np.mean(y)),
+                fontsize=8,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.axhline(0, color="grey", lw=0.5)
     ax.margins(0.2)  # room for the labels
     ax.set_xlabel(f"{label} (%)")
@@ -333,6 +453,7 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
 
 
 # ---------------------------------------------------------------------------- driver
+
 
 def finished(cell: Cell, tasks: list) -> bool:
     return all((cell.dir / f"{name}.json").is_file() for name in ["pretrain", "alignment", *tasks])
@@ -348,49 +469,85 @@ def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
             command = [sys.executable, Path(__file__).resolve(), *argv, "--only-cell", cell.dir.name]
             jobs[cell.dir.name] = slurm_cells.submit(cell.dir, command, args.slurm_args, log)
     if jobs and not args.wait:
-        log(f"{len(jobs)} cells queued or running on SLURM; run this command again when they "
-            "have ended to collect the results (or pass --wait)")
+        log(
+            f"{len(jobs)} cells queued or running on SLURM; run this command again when they "
+            "have ended to collect the results (or pass --wait)"
+        )
         return False
     slurm_cells.wait(jobs, log)
     failed = [cell for cell in cells if not finished(cell, tasks)]
     if failed:
-        raise SystemExit("error: these cells' jobs ended without finishing them; see their logs "
-                         "and run again to resubmit: " + ", ".join(
-                             f"{c.dir.name} ({c.dir}/slurm-{jobs[c.dir.name]}.out)" for c in failed))
+        raise SystemExit(
+            "error: these cells' jobs ended without finishing them; see their logs "
+            "and run again to resubmit: "
+            + ", ".join(f"{c.dir.name} ({c.dir}/slurm-{jobs[c.dir.name]}.out)" for c in failed)
+        )
     return True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pair", type=Path, action="append", required=True,
-                   help="prepared pair directory (repeat for several transforms)")
-    p.add_argument("--pos", type=Path, action="append", required=True,
-                   help="POS directory of each --pair, in the same order (data_prep.prepare_pos)")
-    p.add_argument("--nli", type=Path, action="append",
-                   help="NLI directory of each --pair, in the same order (data_prep.prepare_nli); "
-                   "without it, no NLI")
-    p.add_argument("--objectives", default="mlm,align_mlm,xlm,dict_mlm",
-                   help="comma-separated objectives (alignmlm train names)")
-    p.add_argument("--seeds", default="1", help="comma-separated seeds, each a pretraining and "
-                   "fine-tuning run of every cell (e.g. 1,2,3)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--pair",
+        type=Path,
+        action="append",
+        required=True,
+        help="prepared pair directory (repeat for several transforms)",
+    )
+    p.add_argument(
+        "--pos",
+        type=Path,
+        action="append",
+        required=True,
+        help="POS directory of each --pair, in the same order (data_prep.prepare_pos)",
+    )
+    p.add_argument(
+        "--nli",
+        type=Path,
+        action="append",
+        help="NLI directory of each --pair, in the same order (data_prep.prepare_nli); without it, no NLI",
+    )
+    p.add_argument(
+        "--objectives",
+        default="mlm,align_mlm,xlm,dict_mlm",
+        help="comma-separated objectives (alignmlm train names)",
+    )
+    p.add_argument(
+        "--seeds",
+        default="1",
+        help="comma-separated seeds, each a pretraining and fine-tuning run of every cell (e.g. 1,2,3)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
     train.add_setting_flags(p, ("arch", "max_update", "lr"))  # as alignmlm train's, for every cell
-    p.add_argument("--finetune-recipe", default="quick", choices=sorted(finetune.RECIPES),
-                   help="alignmlm finetune's recipe: quick (CPU demo) or paper")
-    p.add_argument("--finetune-updates", type=int,
-                   help="quick recipe: fine-tuning updates per run (default: the recipe's "
-                   f"{finetune.RECIPES['quick'].updates})")
-    p.add_argument("--slurm", action="store_true",
-                   help="submit each unfinished cell as a SLURM job instead of running it here")
-    p.add_argument("--slurm-args", default="",
-                   help="sbatch options for each cell's job, e.g. \"--partition=gpu --gpus=1 "
-                   "--time=12:00:00\"")
+    p.add_argument(
+        "--finetune-recipe",
+        default="quick",
+        choices=sorted(finetune.RECIPES),
+        help="alignmlm finetune's recipe: quick (CPU demo) or paper",
+    )
+    p.add_argument(
+        "--finetune-updates",
+        type=int,
+        help="quick recipe: fine-tuning updates per run (default: the recipe's "
+        f"{finetune.RECIPES['quick'].updates})",
+    )
+    p.add_argument(
+        "--slurm",
+        action="store_true",
+        help="submit each unfinished cell as a SLURM job instead of running it here",
+    )
+    p.add_argument(
+        "--slurm-args",
+        default="",
+        help='sbatch options for each cell\'s job, e.g. "--partition=gpu --gpus=1 --time=12:00:00"',
+    )
     p.add_argument("--wait", action="store_true", help="with --slurm: wait for the jobs, then collect")
-    p.add_argument("--only-cell", metavar="NAME",
-                   help="run one cell (OBJECTIVE__TRANSFORM__seedS) and do not collect; what each "
-                   "SLURM job runs")
+    p.add_argument(
+        "--only-cell",
+        metavar="NAME",
+        help="run one cell (OBJECTIVE__TRANSFORM__seedS) and do not collect; what each SLURM job runs",
+    )
     return p
 
 
@@ -443,14 +600,17 @@ def main(argv=None) -> int:
         except CellError as err:
             failures.append(f"{cell.name}: {err}")
     if failures:
-        raise SystemExit("error: some cells failed (the others are kept; run again to retry):\n"
-                         + "\n".join(failures))
+        raise SystemExit(
+            "error: some cells failed (the others are kept; run again to retry):\n" + "\n".join(failures)
+        )
     if args.only_cell:
         return 0
     collect(args.out, rows, tasks, seeds)
     print((args.out / "results.md").read_text())
-    print(f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "
-          f"{args.out / 'alignment_vs_transfer.png'}")
+    print(
+        f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "
+        f"{args.out / 'alignment_vs_transfer.png'}"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ Prints (and writes to --output) JSON with, in percent (docs/evaluation.md, "Alig
 Words of several pieces are the mean of their pieces; XLM's language embeddings are added per
 side. These are the numbers (and, prefixed with `align_`, the names) that validation logs.
 """
+
 import argparse
 import json
 import sys
@@ -30,12 +31,14 @@ def check_dictionary(dictionary, pair: PreparedPair, checkpoint: Path) -> None:
     path = pair.fairseq_dictionary
     tokens = [line.rsplit(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
     first = dictionary.nspecial
-    ours = dictionary.symbols[first:first + len(tokens)]
+    ours = dictionary.symbols[first : first + len(tokens)]
     if ours != tokens or len(dictionary) != first + len(tokens) + 1:  # + <mask>
         differ = next((i for i, (a, b) in enumerate(zip(ours, tokens)) if a != b), None)
-        where = (f"token {first + differ} is {ours[differ]!r} there, {tokens[differ]!r} in {path}"
-                 if differ is not None else f"{len(dictionary)} tokens against {len(tokens)} "
-                 f"in {path} (+{first} specials and <mask>)")
+        where = (
+            f"token {first + differ} is {ours[differ]!r} there, {tokens[differ]!r} in {path}"
+            if differ is not None
+            else f"{len(dictionary)} tokens against {len(tokens)} in {path} (+{first} specials and <mask>)"
+        )
         raise SystemExit(f"error: {checkpoint} was not trained on the data of {pair.root}: {where}")
 
 
@@ -53,12 +56,15 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
     data = None
     if not (trained_on / "dict.txt").is_file():  # moved, or relative to another directory
         if pair is None:
-            raise SystemExit(f"error: {checkpoint} was trained on {trained_on}, which is not "
-                             "found from here; pass --pair")
+            raise SystemExit(
+                f"error: {checkpoint} was trained on {trained_on}, which is not found from here; pass --pair"
+            )
         data = pair.bin_dir
-        print(f"warning: {checkpoint}'s training data {trained_on} is not found from here: its "
-              f"dictionary cannot be compared with {pair.root}'s; using the latter",
-              file=sys.stderr)
+        print(
+            f"warning: {checkpoint}'s training data {trained_on} is not found from here: its "
+            f"dictionary cannot be compared with {pair.root}'s; using the latter",
+            file=sys.stderr,
+        )
     model, task = load_checkpoint(checkpoint, data=data)
     pair = pair or getattr(task, "pair", None)
     if pair is None:
@@ -69,16 +75,22 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
         bench = AlignmentBenchmark(pair, task.dictionary)
     result = bench.evaluate(model)
     encoder = getattr(model, "encoder", None)
-    return {"checkpoint": str(checkpoint), "pair": str(pair.root),
-            "language_embeddings": getattr(encoder, "embed_langs", None) is not None, **result}
+    return {
+        "checkpoint": str(checkpoint),
+        "pair": str(pair.root),
+        "language_embeddings": getattr(encoder, "embed_langs", None) is not None,
+        **result,
+    }
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint of this plugin")
-    p.add_argument("--pair", type=Path, help="prepared pair directory (default: the one whose "
-                   "bin/ the checkpoint was trained on)")
+    p.add_argument(
+        "--pair",
+        type=Path,
+        help="prepared pair directory (default: the one whose bin/ the checkpoint was trained on)",
+    )
     p.add_argument("--output", type=Path, help="also write the JSON here")
     args = p.parse_args(argv)
     result = evaluate(args.checkpoint, args.pair)

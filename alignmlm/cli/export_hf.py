@@ -22,6 +22,7 @@ the language's id (README.md lists them). Before anything is moved into OUT, the
 is loaded back and its logits compared with the fairseq model's on validation sentences of
 each language. Needs the `hf` extra: pip install -e .[hf]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,7 @@ REQUIRED_SETTINGS = {
     "adaptive_input": False,
 }
 # each pretraining task of the plugin -> the objective's name
-OBJECTIVES = {"multilingual_mlm": "MLM", "align_mlm": "ALIGN-MLM", "dict_mlm": "DICT-MLM",
-              "xlm": "XLM"}
+OBJECTIVES = {"multilingual_mlm": "MLM", "align_mlm": "ALIGN-MLM", "dict_mlm": "DICT-MLM", "xlm": "XLM"}
 VERIFY_TOLERANCE = 1e-3  # max |logit difference| allowed: float32 noise is ~1e-6
 VERIFY_SENTENCES = 2  # validation sentences per language compared at export
 TOKENIZER_MODULE = "tokenization_alignmlm"
@@ -101,10 +101,21 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
     vocab_files_names = {"vocab_file": "vocab.json", "spm_file": "spm.model"}
     model_input_names = ["input_ids", "attention_mask"]
 
-    def __init__(self, vocab_file: str, spm_file: str, twin_mark: str = "",
-                 detach_final_punctuation: bool = False, bos_token="<s>", eos_token="</s>",
-                 sep_token="</s>", cls_token="<s>", unk_token="<unk>", pad_token="<pad>",
-                 mask_token="<mask>", **kwargs):
+    def __init__(
+        self,
+        vocab_file: str,
+        spm_file: str,
+        twin_mark: str = "",
+        detach_final_punctuation: bool = False,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        **kwargs,
+    ):
         with open(vocab_file, encoding="utf-8") as f:
             self.vocab: dict = json.load(f)
         self.ids_to_tokens = {i: token for token, i in self.vocab.items()}
@@ -115,10 +126,18 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
         self.detach_final_punctuation = detach_final_punctuation
         if isinstance(mask_token, str):  # "<mask>" takes the space before it, as in RoBERTa
             mask_token = AddedToken(mask_token, lstrip=True, rstrip=False, special=True)
-        super().__init__(bos_token=bos_token, eos_token=eos_token, sep_token=sep_token,
-                         cls_token=cls_token, unk_token=unk_token, pad_token=pad_token,
-                         mask_token=mask_token, twin_mark=twin_mark,
-                         detach_final_punctuation=detach_final_punctuation, **kwargs)
+        super().__init__(
+            bos_token=bos_token,
+            eos_token=eos_token,
+            sep_token=sep_token,
+            cls_token=cls_token,
+            unk_token=unk_token,
+            pad_token=pad_token,
+            mask_token=mask_token,
+            twin_mark=twin_mark,
+            detach_final_punctuation=detach_final_punctuation,
+            **kwargs,
+        )
 
     def __getstate__(self):  # picklable (e.g. for datasets.map with several processes)
         state = self.__dict__.copy()
@@ -144,7 +163,7 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
             last = words[-1]
             stem = last.rstrip(".!?")
             if stem and stem != last and not (self.twin_mark and last.startswith(self.twin_mark)):
-                words[-1:] = [stem, last[len(stem):]]
+                words[-1:] = [stem, last[len(stem) :]]
                 text = " ".join(words)
         return text, kwargs
 
@@ -157,7 +176,7 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
         pieces = []
         for word in text.split():  # sentencepiece splits at spaces too: same pieces
             if mark and word.startswith(mark) and len(word) > len(mark):
-                pieces.extend(mark + p for p in self._pieces(word[len(mark):]))
+                pieces.extend(mark + p for p in self._pieces(word[len(mark) :]))
             else:
                 pieces.extend(self._pieces(word))
         return pieces
@@ -172,7 +191,7 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
         mark, text = self.twin_mark, ""
         for token in tokens:
             if mark and token.startswith(mark) and len(token) > len(mark):
-                token = token[len(mark):]  # a twin: the mark goes once before its word
+                token = token[len(mark) :]  # a twin: the mark goes once before its word
                 token = "\u2581" + mark + token[1:] if token.startswith("\u2581") else token
             text += token
         return text.replace("\u2581", " ").strip()
@@ -183,16 +202,18 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
         sep = [self.sep_token_id]
         return [self.cls_token_id] + token_ids_0 + sep + sep + token_ids_1 + sep
 
-    def get_special_tokens_mask(self, token_ids_0: list, token_ids_1: list | None = None,
-                                already_has_special_tokens: bool = False) -> list:
+    def get_special_tokens_mask(
+        self, token_ids_0: list, token_ids_1: list | None = None, already_has_special_tokens: bool = False
+    ) -> list:
         if already_has_special_tokens:
             return super().get_special_tokens_mask(token_ids_0, token_ids_1, True)
         if token_ids_1 is None:
             return [1] + [0] * len(token_ids_0) + [1]
         return [1] + [0] * len(token_ids_0) + [1, 1] + [0] * len(token_ids_1) + [1]
 
-    def create_token_type_ids_from_sequences(self, token_ids_0: list,
-                                             token_ids_1: list | None = None) -> list:
+    def create_token_type_ids_from_sequences(
+        self, token_ids_0: list, token_ids_1: list | None = None
+    ) -> list:
         return [0] * len(self.build_inputs_with_special_tokens(token_ids_0, token_ids_1))
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple:
@@ -210,13 +231,22 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
 def write_tokenizer(out: Path, dictionary, pair, max_positions: int) -> None:
     """vocab.json (the fairseq dictionary's token -> id, as fairseq looks tokens up), spm.model,
     the tokenizer's code and its config; AutoTokenizer finds the class through auto_map."""
-    (out / "vocab.json").write_text(json.dumps(dictionary.indices, ensure_ascii=False, indent=0),
-                                    encoding="utf-8")
+    (out / "vocab.json").write_text(
+        json.dumps(dictionary.indices, ensure_ascii=False, indent=0), encoding="utf-8"
+    )
     shutil.copyfile(pair.spm_model, out / "spm.model")
     (out / f"{TOKENIZER_MODULE}.py").write_text(
-        TOKENIZER_HEADER + "\n" + inspect.getsource(AlignMLMTokenizer), encoding="utf-8")
-    specials = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
-                "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
+        TOKENIZER_HEADER + "\n" + inspect.getsource(AlignMLMTokenizer), encoding="utf-8"
+    )
+    specials = {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    }
     config = {
         "tokenizer_class": AlignMLMTokenizer.__name__,
         "auto_map": {"AutoTokenizer": [f"{TOKENIZER_MODULE}.{AlignMLMTokenizer.__name__}", None]},
@@ -227,10 +257,10 @@ def write_tokenizer(out: Path, dictionary, pair, max_positions: int) -> None:
         "clean_up_tokenization_spaces": False,
         **specials,
     }
-    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
-    (out / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n",
-                                                 encoding="utf-8")
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (out / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n", encoding="utf-8")
 
 
 def twin_mark(pair) -> str:
@@ -248,15 +278,19 @@ def check_output(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ExportError(f"{out} is not empty; choose a new or empty directory, or pass "
-                          "--overwrite to replace the exported files in it (others are kept)")
+        raise ExportError(
+            f"{out} is not empty; choose a new or empty directory, or pass "
+            "--overwrite to replace the exported files in it (others are kept)"
+        )
 
 
 def require_transformers() -> None:
     missing = [m for m in ("transformers", "safetensors") if importlib.util.find_spec(m) is None]
     if missing:
-        raise ExportError(f"{' and '.join(missing)} not installed: export-hf needs the hf "
-                          "extra, pip install -e .[hf] (or pip install -r requirements.txt)")
+        raise ExportError(
+            f"{' and '.join(missing)} not installed: export-hf needs the hf "
+            "extra, pip install -e .[hf] (or pip install -r requirements.txt)"
+        )
 
 
 def model_settings(cfg: dict) -> tuple[str, Namespace]:
@@ -272,24 +306,30 @@ def model_settings(cfg: dict) -> tuple[str, Namespace]:
     model_class = ARCH_MODEL_REGISTRY.get(arch)
     if model_class not in (RobertaModel, RobertaLangModel):
         family = model_class.__name__ if model_class else "unknown to fairseq and this plugin"
-        raise ExportError(f"unsupported architecture {arch!r} ({family}): export-hf exports "
-                          "pretraining checkpoints of fairseq RoBERTa (roberta_tiny, "
-                          "roberta_align_paper, ...) and its XLM twin (roberta_lang_*)")
+        raise ExportError(
+            f"unsupported architecture {arch!r} ({family}): export-hf exports "
+            "pretraining checkpoints of fairseq RoBERTa (roberta_tiny, "
+            "roberta_align_paper, ...) and its XLM twin (roberta_lang_*)"
+        )
     settings = Namespace(**model_cfg)
     ARCH_CONFIG_REGISTRY[arch](settings)  # the defaults the model was built with
     for name, wanted in REQUIRED_SETTINGS.items():
         value = getattr(settings, name, None)
         if value != wanted:
-            raise ExportError(f"architecture {arch} has {name}={value!r}, but transformers' "
-                              f"RoBERTa is built as {name}={wanted!r}: it cannot be exported exactly")
+            raise ExportError(
+                f"architecture {arch} has {name}={value!r}, but transformers' "
+                f"RoBERTa is built as {name}={wanted!r}: it cannot be exported exactly"
+            )
     return arch, settings
 
 
 def check_task(cfg: dict) -> str:
     task = (cfg.get("task") or {}).get("_name")
     if task not in OBJECTIVES:
-        raise ExportError(f"task {task!r} is not one of the pretraining objectives "
-                          f"({', '.join(OBJECTIVES)}); export-hf exports pretraining checkpoints")
+        raise ExportError(
+            f"task {task!r} is not one of the pretraining objectives "
+            f"({', '.join(OBJECTIVES)}); export-hf exports pretraining checkpoints"
+        )
     return task
 
 
@@ -306,9 +346,11 @@ def find_pair(stored_data: str, given: Path | None):
             raise ExportError(f"--pair {err}") from None
     data = Path(str(stored_data).split(os.pathsep)[0])
     if not data.is_dir():
-        raise ExportError(f"the checkpoint's pair data {data} (task.data) is not found from here "
-                          "(moved, or relative to another directory); pass --pair DIR, the "
-                          "prepared pair it was pretrained on")
+        raise ExportError(
+            f"the checkpoint's pair data {data} (task.data) is not found from here "
+            "(moved, or relative to another directory); pass --pair DIR, the "
+            "prepared pair it was pretrained on"
+        )
     try:
         return PreparedPair.load(data)
     except PairError as err:
@@ -339,9 +381,11 @@ def check_vocabulary(state: dict, pair, checkpoint: Path) -> None:
     dictionary = Dictionary.load(str(pair.fairseq_dictionary))
     size = len(dictionary) + 1  # + <mask>, which the masked-LM tasks add
     if weights is not None and weights.shape[0] != size:
-        raise ExportError(f"{checkpoint} has {weights.shape[0]} token embeddings but the pair "
-                          f"{pair.root} has {size} tokens (with <mask>): pass --pair, the "
-                          "prepared pair it was pretrained on")
+        raise ExportError(
+            f"{checkpoint} has {weights.shape[0]} token embeddings but the pair "
+            f"{pair.root} has {size} tokens (with <mask>): pass --pair, the "
+            "prepared pair it was pretrained on"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,18 +405,23 @@ def weight_names(num_layers: int, fairseq_names) -> dict[str, str]:
     }
     if "embed_langs.weight" in fairseq_names:  # added to the input as token types are
         names["embed_langs.weight"] = "roberta.embeddings.token_type_embeddings.weight"
-    pairs = [("sentence_encoder.layernorm_embedding", "roberta.embeddings.LayerNorm"),
-             ("lm_head.dense", "lm_head.dense"), ("lm_head.layer_norm", "lm_head.layer_norm")]
+    pairs = [
+        ("sentence_encoder.layernorm_embedding", "roberta.embeddings.LayerNorm"),
+        ("lm_head.dense", "lm_head.dense"),
+        ("lm_head.layer_norm", "lm_head.layer_norm"),
+    ]
     for i in range(num_layers):
         fs, hf = f"sentence_encoder.layers.{i}.", f"roberta.encoder.layer.{i}."
-        pairs += [(fs + "self_attn.q_proj", hf + "attention.self.query"),
-                  (fs + "self_attn.k_proj", hf + "attention.self.key"),
-                  (fs + "self_attn.v_proj", hf + "attention.self.value"),
-                  (fs + "self_attn.out_proj", hf + "attention.output.dense"),
-                  (fs + "self_attn_layer_norm", hf + "attention.output.LayerNorm"),
-                  (fs + "fc1", hf + "intermediate.dense"),
-                  (fs + "fc2", hf + "output.dense"),
-                  (fs + "final_layer_norm", hf + "output.LayerNorm")]
+        pairs += [
+            (fs + "self_attn.q_proj", hf + "attention.self.query"),
+            (fs + "self_attn.k_proj", hf + "attention.self.key"),
+            (fs + "self_attn.v_proj", hf + "attention.self.value"),
+            (fs + "self_attn.out_proj", hf + "attention.output.dense"),
+            (fs + "self_attn_layer_norm", hf + "attention.output.LayerNorm"),
+            (fs + "fc1", hf + "intermediate.dense"),
+            (fs + "fc2", hf + "output.dense"),
+            (fs + "final_layer_norm", hf + "output.LayerNorm"),
+        ]
     for fs, hf in pairs:
         for kind in ("weight", "bias"):
             names[f"{fs}.{kind}"] = f"{hf}.{kind}"
@@ -390,8 +439,9 @@ def hf_state(encoder) -> dict:
     names = weight_names(len(encoder.sentence_encoder.layers), state)
     unmapped = [k for k in state if k not in names and k not in IGNORED_BUFFERS]
     if unmapped:
-        raise ExportError(f"the encoder has weights transformers' RoBERTa has no place for: "
-                          f"{', '.join(unmapped[:4])}")
+        raise ExportError(
+            f"the encoder has weights transformers' RoBERTa has no place for: {', '.join(unmapped[:4])}"
+        )
     ours = {hf: state[fs].detach().float().clone() for fs, hf in names.items()}
     ours["lm_head.decoder.bias"] = ours["lm_head.bias"]  # one bias in HF, seen twice
     key = "roberta.embeddings.token_type_embeddings.weight"
@@ -416,7 +466,8 @@ def hf_config(settings: Namespace, dictionary, state: dict, metadata: dict):
         max_position_embeddings=state["roberta.embeddings.position_embeddings.weight"].shape[0],
         type_vocab_size=state["roberta.embeddings.token_type_embeddings.weight"].shape[0],
         layer_norm_eps=1e-5,  # fairseq's LayerNorm
-        pad_token_id=dictionary.pad(), bos_token_id=dictionary.bos(),
+        pad_token_id=dictionary.pad(),
+        bos_token_id=dictionary.bos(),
         eos_token_id=dictionary.eos(),
         tie_word_embeddings=not settings.untie_weights_roberta,
         alignmlm=metadata,
@@ -429,8 +480,10 @@ def build_hf_model(config, state: dict):
     model = RobertaForMaskedLM(config)
     expected = set(model.state_dict())
     if set(state) != expected:
-        raise ExportError(f"weight names do not match transformers' RobertaForMaskedLM: missing "
-                          f"{sorted(expected - set(state))[:4]}, extra {sorted(set(state) - expected)[:4]}")
+        raise ExportError(
+            f"weight names do not match transformers' RobertaForMaskedLM: missing "
+            f"{sorted(expected - set(state))[:4]}, extra {sorted(set(state) - expected)[:4]}"
+        )
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -485,7 +538,8 @@ def readme(metadata: dict, config, out_name: str, difference: float, n_samples: 
         f"`{metadata['task']}`, criterion `{metadata['criterion']}`, architecture "
         f"`{metadata['arch']}`, {metadata['updates']} updates), pretrained on the prepared pair "
         f"`{metadata['pair']}` ({metadata['pair_kind']} pair"
-        + (f", transform `{metadata['transform']}`" if metadata["transform"] else "") + ").",
+        + (f", transform `{metadata['transform']}`" if metadata["transform"] else "")
+        + ").",
         "",
         f"- model: {config.num_hidden_layers} layers, hidden size {config.hidden_size}, "
         f"{config.num_attention_heads} heads, FFN {config.intermediate_size}; vocabulary "
@@ -517,24 +571,33 @@ def readme(metadata: dict, config, out_name: str, difference: float, n_samples: 
         if lang == langs[0] or not mark:
             what = "plain text, words separated by spaces"
         else:
-            what = (f"words in the derived language's order (as `alignmlm transform-conllu` and "
-                    f"`alignmlm prepare-nli` write them), each written `{mark}word`: its pieces "
-                    f"are the twins `{mark}piece` of the pieces of `word`")
+            what = (
+                f"words in the derived language's order (as `alignmlm transform-conllu` and "
+                f"`alignmlm prepare-nli` write them), each written `{mark}word`: its pieces "
+                f"are the twins `{mark}piece` of the pieces of `word`"
+            )
         lines.append(f"- `{lang}`: {what}")
     if metadata["detach_final_punctuation"]:
-        lines += ["", "A sentence-final `.`, `!` or `?` run is split off its word first, as in "
-                  "the pretraining corpus (not in a text of one word, nor in input already "
-                  "split into words)."]
+        lines += [
+            "",
+            "A sentence-final `.`, `!` or `?` run is split off its word first, as in "
+            "the pretraining corpus (not in a text of one word, nor in input already "
+            "split into words).",
+        ]
     if metadata.get("language_ids"):
         ids = ", ".join(f"`{lang}` = {i}" for lang, i in metadata["language_ids"].items())
-        lines += ["", "## Language ids (XLM)", "",
-                  f"XLM's language embeddings are the token-type embeddings: pass "
-                  f"`token_type_ids` = the language's id for every token ({ids}), e.g. "
-                  "`model(**batch, token_type_ids=torch.full_like(batch['input_ids'], 1))`. "
-                  f"Left out, every token gets id 0 (`{langs[0]}`). With the id given this "
-                  "model computes the fairseq model's logits for one-language input; for a "
-                  "TLM pair also pass `position_ids` restarting at the second sentence "
-                  "(position p is id p + 2)."]
+        lines += [
+            "",
+            "## Language ids (XLM)",
+            "",
+            f"XLM's language embeddings are the token-type embeddings: pass "
+            f"`token_type_ids` = the language's id for every token ({ids}), e.g. "
+            "`model(**batch, token_type_ids=torch.full_like(batch['input_ids'], 1))`. "
+            f"Left out, every token gets id 0 (`{langs[0]}`). With the id given this "
+            "model computes the fairseq model's logits for one-language input; for a "
+            "TLM pair also pass `position_ids` restarting at the second sentence "
+            "(position p is id p + 2).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -568,34 +631,45 @@ def export(checkpoint: Path, out: Path, pair_dir: Path | None, overwrite: bool) 
     try:
         model, task = load_checkpoint(checkpoint, data=pair.bin_dir)
     except Exception as err:
-        raise ExportError(f"{checkpoint}: cannot be loaded with the pair {pair.root}: "
-                          f"{first_line(err)}") from None
+        raise ExportError(
+            f"{checkpoint}: cannot be loaded with the pair {pair.root}: {first_line(err)}"
+        ) from None
     if type(model) not in (RobertaModel, RobertaLangModel):
         raise ExportError(f"unsupported model {type(model).__name__} built for {arch}")
     # XLM: language embeddings, exported as token types (id = the language's index)
     has_langs = isinstance(model, RobertaLangModel) and model.encoder.embed_langs is not None
     dictionary = task.source_dictionary
     if dictionary.pad() != 1:
-        raise ExportError(f"the dictionary's padding id is {dictionary.pad()}, not 1 as in "
-                          "RoBERTa's layout (<s> <pad> </s> <unk>), which transformers' "
-                          "RoBERTa assumes")
+        raise ExportError(
+            f"the dictionary's padding id is {dictionary.pad()}, not 1 as in "
+            "RoBERTa's layout (<s> <pad> </s> <unk>), which transformers' "
+            "RoBERTa assumes"
+        )
     if "<mask>" not in dictionary.indices or len(dictionary.indices) != len(dictionary):
-        raise ExportError("the dictionary has no <mask> or repeats a token: no tokenizer can "
-                          "reproduce its ids")
+        raise ExportError(
+            "the dictionary has no <mask> or repeats a token: no tokenizer can reproduce its ids"
+        )
 
     max_positions = int(model.encoder.max_positions())
     weights = hf_state(model.encoder)
     rows = weights["roberta.embeddings.position_embeddings.weight"].shape[0]
     if rows != max_positions + dictionary.pad() + 1:
-        raise ExportError("the position embeddings do not hold max_positions + padding id + 1 "
-                          "rows, the layout transformers' RoBERTa reads")
+        raise ExportError(
+            "the position embeddings do not hold max_positions + padding id + 1 "
+            "rows, the layout transformers' RoBERTa reads"
+        )
     metadata = {
-        "objective": OBJECTIVES[task_name], "task": task_name,
-        "criterion": (cfg.get("criterion") or {}).get("_name"), "arch": arch,
+        "objective": OBJECTIVES[task_name],
+        "task": task_name,
+        "criterion": (cfg.get("criterion") or {}).get("_name"),
+        "arch": arch,
         "checkpoint": str(checkpoint),
         "updates": (state.get("optimizer_history") or [{}])[-1].get("num_updates"),
-        "pair": str(pair.root), "pair_kind": pair.settings.get("kind"),
-        "transform": pair.transform, "languages": list(task.langs), "twin_mark": twin_mark(pair),
+        "pair": str(pair.root),
+        "pair_kind": pair.settings.get("kind"),
+        "transform": pair.transform,
+        "languages": list(task.langs),
+        "twin_mark": twin_mark(pair),
         "detach_final_punctuation": pair.settings.get("kind") == "synthetic",
         "max_positions": max_positions,
     }
@@ -615,10 +689,13 @@ def export(checkpoint: Path, out: Path, pair_dir: Path | None, overwrite: bool) 
         samples = sample_inputs(task, pair, max_positions, has_langs)
         difference = max_logit_difference(model, reloaded, samples)
         if not difference <= VERIFY_TOLERANCE:
-            raise ExportError(f"the exported model's logits differ from fairseq's by up to "
-                              f"{difference:.3g} (allowed {VERIFY_TOLERANCE}); nothing written")
+            raise ExportError(
+                f"the exported model's logits differ from fairseq's by up to "
+                f"{difference:.3g} (allowed {VERIFY_TOLERANCE}); nothing written"
+            )
         (staging / "README.md").write_text(
-            readme(metadata, config, out.name, difference, len(samples)), encoding="utf-8")
+            readme(metadata, config, out.name, difference, len(samples)), encoding="utf-8"
+        )
         out.mkdir(exist_ok=True)
         mode = 0o666 & ~current_umask()  # some writers create files private to their owner
         for path in staging.iterdir():  # only our files replace files in OUT
@@ -630,17 +707,28 @@ def export(checkpoint: Path, out: Path, pair_dir: Path | None, overwrite: bool) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
-                   help="pretraining checkpoint of this plugin (mlm, align_mlm, dict_mlm, xlm)")
-    p.add_argument("out", type=Path, metavar="OUT",
-                   help="output directory (created; must be empty unless --overwrite)")
-    p.add_argument("--pair", type=Path, help="the prepared pair the checkpoint was pretrained "
-                   "on, its directory or bin/ (default: the checkpoint's task.data; needed "
-                   "when that has moved or is relative to another directory)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty OUT, "
-                   "replacing the files an export writes; other files are left alone")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="pretraining checkpoint of this plugin (mlm, align_mlm, dict_mlm, xlm)",
+    )
+    p.add_argument(
+        "out", type=Path, metavar="OUT", help="output directory (created; must be empty unless --overwrite)"
+    )
+    p.add_argument(
+        "--pair",
+        type=Path,
+        help="the prepared pair the checkpoint was pretrained "
+        "on, its directory or bin/ (default: the checkpoint's task.data; needed "
+        "when that has moved or is relative to another directory)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty OUT, replacing the files an export writes; other files are left alone",
+    )
     return p
 
 
@@ -654,12 +742,16 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     meta = result["metadata"]
-    print(f"exported {args.checkpoint} ({meta['objective']}, {meta['arch']}) to {args.out}: "
-          f"RobertaForMaskedLM + tokenizer; largest |logit difference| to fairseq "
-          f"{result['difference']:.2e} on {result['samples']} validation sentences")
+    print(
+        f"exported {args.checkpoint} ({meta['objective']}, {meta['arch']}) to {args.out}: "
+        f"RobertaForMaskedLM + tokenizer; largest |logit difference| to fairseq "
+        f"{result['difference']:.2e} on {result['samples']} validation sentences"
+    )
     if meta.get("language_ids"):
-        print("language ids (pass as token_type_ids): "
-              + ", ".join(f"{lang}={i}" for lang, i in meta["language_ids"].items()))
+        print(
+            "language ids (pass as token_type_ids): "
+            + ", ".join(f"{lang}={i}" for lang, i in meta["language_ids"].items())
+        )
     return 0
 
 

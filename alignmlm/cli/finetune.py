@@ -21,6 +21,7 @@ Recipes (--recipe; their numbers are in RECIPES below), both Adam with linear de
          dev-set selection
 The result is printed as JSON and written to OUT/transfer.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,19 @@ from alignmlm.fairseq_log import read_records
 from alignmlm.models.architectures import size_name
 
 # transfer task -> (fairseq task, criterion, fine-tuning model family)
-TASKS = {"pos": ("pos_tagging", "token_classification", "roberta_tagger"),
-         "nli": ("nli", "sequence_classification", "roberta_classifier")}
+TASKS = {
+    "pos": ("pos_tagging", "token_classification", "roberta_tagger"),
+    "nli": ("nli", "sequence_classification", "roberta_classifier"),
+}
 
 
 @dataclass(frozen=True)
 class Recipe:
     lr: float
-    max_tokens: int | None = None     # tokens per batch (quick) ...
-    batch_size: int | None = None     # ... or sentences per batch (paper)
-    updates: int | None = None        # a fixed number of updates (quick) ...
-    epochs: tuple = ()                # ... or epochs per task, ((task, n), ...) (paper)
+    max_tokens: int | None = None  # tokens per batch (quick) ...
+    batch_size: int | None = None  # ... or sentences per batch (paper)
+    updates: int | None = None  # a fixed number of updates (quick) ...
+    epochs: tuple = ()  # ... or epochs per task, ((task, n), ...) (paper)
     warmup_updates: int = 0
 
 
@@ -64,8 +67,10 @@ def recipe_settings(name: str, updates: int | None = None) -> dict:
     settings = asdict(RECIPES[name])
     if updates is not None:
         if name != "quick":
-            raise SystemExit("error: --updates applies to the quick recipe only (the paper's "
-                             "trains for a number of epochs)")
+            raise SystemExit(
+                "error: --updates applies to the quick recipe only (the paper's "
+                "trains for a number of epochs)"
+            )
         settings["updates"] = updates
     return {"recipe": name, **settings, "epochs": dict(settings["epochs"])}
 
@@ -74,8 +79,11 @@ def count_examples(task: str, data: Path, split: str) -> int:
     """Training examples of a split, to size the paper recipe's linear decay."""
     if task == "pos":
         text = (data / f"{split}.conllu").read_text(encoding="utf-8")
-        return sum(1 for block in text.split("\n\n") if any(
-            line and not line.startswith("#") for line in block.splitlines()))
+        return sum(
+            1
+            for block in text.split("\n\n")
+            if any(line and not line.startswith("#") for line in block.splitlines())
+        )
     path = data / f"{split}.jsonl"
     if path.is_file():
         return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
@@ -89,34 +97,91 @@ def finetuning_arch(pretrained_arch: str, family: str) -> str:
     return f"{family}_{size}" if size else family
 
 
-def fairseq_command(task: str, data: Path, pair: Path, checkpoint: Path, save_dir: Path,
-                    train_subset: str, valid_subsets: str, recipe: dict, seed: int) -> list:
+def fairseq_command(
+    task: str,
+    data: Path,
+    pair: Path,
+    checkpoint: Path,
+    save_dir: Path,
+    train_subset: str,
+    valid_subsets: str,
+    recipe: dict,
+    seed: int,
+) -> list:
     from alignmlm.checkpoint import checkpoint_config, training_identity
 
     fairseq_task, criterion, family = TASKS[task]
     cfg = checkpoint_config(checkpoint)
     arch = finetuning_arch(training_identity(cfg)["arch"], family)
-    batching = (["--max-tokens", recipe["max_tokens"]] if recipe["max_tokens"]
-                else ["--batch-size", recipe["batch_size"]])
+    batching = (
+        ["--max-tokens", recipe["max_tokens"]]
+        if recipe["max_tokens"]
+        else ["--batch-size", recipe["batch_size"]]
+    )
     if recipe["updates"]:
         total = recipe["updates"]
-        schedule = ["--max-update", total, "--validate-interval-updates", total,
-                    "--validate-interval", 1_000_000]
+        schedule = [
+            "--max-update",
+            total,
+            "--validate-interval-updates",
+            total,
+            "--validate-interval",
+            1_000_000,
+        ]
     else:
         epochs = recipe["epochs"][task]
         total = epochs * math.ceil(count_examples(task, data, train_subset) / recipe["batch_size"])
         schedule = ["--max-epoch", epochs, "--validate-interval", 1]
-    return [str(c) for c in [
-        sys.executable, "-m", "fairseq_cli.train", data, "--user-dir", PLUGIN_DIR,
-        "--task", fairseq_task, "--pair", pair, "--criterion", criterion, "--arch", arch,
-        "--pretrained-checkpoint", checkpoint,
-        "--max-positions", cfg["task"]["tokens_per_sample"],
-        "--optimizer", "adam", "--lr", recipe["lr"], *batching,
-        "--lr-scheduler", "polynomial_decay", "--warmup-updates", recipe["warmup_updates"],
-        "--total-num-update", max(total, recipe["warmup_updates"] + 1), *schedule,
-        "--train-subset", train_subset, "--valid-subset", valid_subsets,
-        "--no-save", "--save-dir", save_dir, "--log-format", "json",
-        "--log-file", save_dir / "train.log", "--num-workers", 0, "--seed", seed]]
+    return [
+        str(c)
+        for c in [
+            sys.executable,
+            "-m",
+            "fairseq_cli.train",
+            data,
+            "--user-dir",
+            PLUGIN_DIR,
+            "--task",
+            fairseq_task,
+            "--pair",
+            pair,
+            "--criterion",
+            criterion,
+            "--arch",
+            arch,
+            "--pretrained-checkpoint",
+            checkpoint,
+            "--max-positions",
+            cfg["task"]["tokens_per_sample"],
+            "--optimizer",
+            "adam",
+            "--lr",
+            recipe["lr"],
+            *batching,
+            "--lr-scheduler",
+            "polynomial_decay",
+            "--warmup-updates",
+            recipe["warmup_updates"],
+            "--total-num-update",
+            max(total, recipe["warmup_updates"] + 1),
+            *schedule,
+            "--train-subset",
+            train_subset,
+            "--valid-subset",
+            valid_subsets,
+            "--no-save",
+            "--save-dir",
+            save_dir,
+            "--log-format",
+            "json",
+            "--log-file",
+            save_dir / "train.log",
+            "--num-workers",
+            0,
+            "--seed",
+            seed,
+        ]
+    ]
 
 
 def selected_score(log: Path, dev: str, test: str = "test_derived") -> dict:
@@ -128,20 +193,28 @@ def selected_score(log: Path, dev: str, test: str = "test_derived") -> dict:
     if not devs or not tests:
         raise SystemExit(f"error: {log} holds no {dev} / {test} validation records")
     update = max(devs, key=lambda u: (devs[u], -u))
-    return {"score": tests[update], "dev": devs[update], "update": update,
-            "validations": len(devs)}
+    return {"score": tests[update], "dev": devs[update], "update": update, "validations": len(devs)}
 
 
-def transfer(task: str, data: Path, pair: Path, checkpoint: Path, out: Path, recipe: dict,
-             seed: int, env: dict | None = None) -> dict:
+def transfer(
+    task: str,
+    data: Path,
+    pair: Path,
+    checkpoint: Path,
+    out: Path,
+    recipe: dict,
+    seed: int,
+    env: dict | None = None,
+) -> dict:
     """B_Z, B_S and delta (accuracy points) of one checkpoint; logs in OUT/{B_Z,B_S}/."""
     result = {"task": task, "seed": seed, "recipe": recipe}
     for name, train_subset, dev in (("B_Z", "train", "valid"), ("B_S", "train_derived", "valid_derived")):
         save = out / name
         save.mkdir(parents=True, exist_ok=True)
         (save / "train.log").unlink(missing_ok=True)  # a rerun must not read an older run's records
-        command = fairseq_command(task, data, pair, checkpoint, save, train_subset,
-                                  f"{dev},test_derived", recipe, seed)
+        command = fairseq_command(
+            task, data, pair, checkpoint, save, train_subset, f"{dev},test_derived", recipe, seed
+        )
         with open(save / "stdout", "w") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code:
@@ -154,24 +227,37 @@ def transfer(task: str, data: Path, pair: Path, checkpoint: Path, out: Path, rec
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=sorted(TASKS), required=True, help="transfer task")
-    p.add_argument("--data", type=Path, required=True,
-                   help="task data of the pair's transform (data_prep.prepare_pos / prepare_nli)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="task data of the pair's transform (data_prep.prepare_pos / prepare_nli)",
+    )
     p.add_argument("--pair", type=Path, required=True, help="the prepared pair of the checkpoint")
     p.add_argument("--checkpoint", type=Path, required=True, help="pretrained checkpoint")
     p.add_argument("--out", type=Path, required=True, help="logs and transfer.json go here")
     p.add_argument("--recipe", default="quick", choices=sorted(RECIPES), help="see above")
-    p.add_argument("--updates", type=int, help="quick recipe: fine-tuning updates (default: "
-                   f"the recipe's {RECIPES['quick'].updates})")
+    p.add_argument(
+        "--updates",
+        type=int,
+        help=f"quick recipe: fine-tuning updates (default: the recipe's {RECIPES['quick'].updates})",
+    )
     p.add_argument("--seed", type=int, default=1, help="fine-tuning seed")
     args = p.parse_args(argv)
     if not args.checkpoint.is_file():
         raise SystemExit(f"error: {args.checkpoint}: checkpoint not found")
     try:
-        result = transfer(args.task, args.data, args.pair, args.checkpoint, args.out,
-                          recipe_settings(args.recipe, args.updates), args.seed)
+        result = transfer(
+            args.task,
+            args.data,
+            args.pair,
+            args.checkpoint,
+            args.out,
+            recipe_settings(args.recipe, args.updates),
+            args.seed,
+        )
     except RuntimeError as err:
         raise SystemExit(f"error: {err}") from None
     text = json.dumps(result, indent=2)

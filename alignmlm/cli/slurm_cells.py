@@ -2,6 +2,7 @@
 not finished, remember each cell's job in CELL/slurm_job.json so that running the comparison
 again neither submits a queued or running cell twice nor loses a finished one, and wait for them.
 """
+
 import json
 import re
 import shlex
@@ -29,15 +30,24 @@ def submit(cell: Path, command: list, sbatch_args: str, log) -> str:
         if state in ACTIVE:
             log(f"{cell.name}: job {job_id} is {state}, not submitted again")
             return job_id
-        log(f"{cell.name}: earlier job {job_id} ended ({state or 'no longer known to SLURM'}) "
-            f"without finishing the cell (see {cell}/slurm-{job_id}.out); submitting again")
-    sbatch = ["sbatch", "--parsable", f"--job-name=compare_{cell.name}",
-              f"--output={cell}/slurm-%j.out", *shlex.split(sbatch_args),
-              "--wrap", shlex.join(str(c) for c in command)]
+        log(
+            f"{cell.name}: earlier job {job_id} ended ({state or 'no longer known to SLURM'}) "
+            f"without finishing the cell (see {cell}/slurm-{job_id}.out); submitting again"
+        )
+    sbatch = [
+        "sbatch",
+        "--parsable",
+        f"--job-name=compare_{cell.name}",
+        f"--output={cell}/slurm-%j.out",
+        *shlex.split(sbatch_args),
+        "--wrap",
+        shlex.join(str(c) for c in command),
+    ]
     proc = subprocess.run(sbatch, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"error: sbatch failed for {cell.name}: {proc.stderr.strip()}\n"
-                         f"command: {shlex.join(sbatch)}")
+        raise SystemExit(
+            f"error: sbatch failed for {cell.name}: {proc.stderr.strip()}\ncommand: {shlex.join(sbatch)}"
+        )
     job_id = proc.stdout.strip().split(";")[0]
     marker.write_text(json.dumps({"job_id": job_id, "sbatch": sbatch}, indent=2) + "\n")
     log(f"{cell.name}: submitted job {job_id}")

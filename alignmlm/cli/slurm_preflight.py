@@ -4,6 +4,7 @@ directory stops the job at once, with the host named, instead of hanging the oth
 
     python -m alignmlm.cli.slurm_preflight --data BIN --save-dir DIR --device gpu --processes-per-node 8
 """
+
 import argparse
 import os
 import socket
@@ -29,14 +30,15 @@ def problems(data: Path, save_dir: Path, device: str, processes: int) -> list:
 
         gpus = torch.cuda.device_count()
         if gpus < processes:
-            found.append(f"{gpus} GPUs visible (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}) "
-                         f"but {processes} processes per node were asked for")
+            found.append(
+                f"{gpus} GPUs visible (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}) "
+                f"but {processes} processes per node were asked for"
+            )
     return found
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="fairseq data directory (with dict.txt)")
     p.add_argument("--save-dir", type=Path, required=True, help="checkpoint directory")
     p.add_argument("--device", choices=["gpu", "cpu"], default="gpu", help="gpu or cpu")

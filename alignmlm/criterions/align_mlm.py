@@ -6,6 +6,7 @@ dictionary pairs, so it enters as λ · L_align · sample_size: its weight is th
 any batch size, world size or --update-freq. It is computed in fp32 whatever the model's
 precision.
 """
+
 import math
 from dataclasses import dataclass, field
 
@@ -23,14 +24,24 @@ from ..tasks.bilingual_dictionary import AlignMLMTask
 
 @dataclass
 class AlignMLMCriterionConfig(MaskedLmConfig):
-    align_weight: str = field(default="10", metadata={
-        "help": "λ, the alignment loss weight (default: the paper's): a number or a "
-        "piecewise-linear schedule UPDATE:VALUE,... e.g. 0:0,2000:10"})
-    align_loss: ChoiceEnum(["cosine", "l2"]) = field(default="cosine", metadata={
-        "help": "cosine: minus the mean cosine of pairs (the paper); l2: the mean L2 distance "
-        "(the authors' early version)"})
-    align_pairs_per_step: int = field(default=0, metadata={
-        "help": "pairs sampled per update (same on every worker); 0: all pairs, as the paper"})
+    align_weight: str = field(
+        default="10",
+        metadata={
+            "help": "λ, the alignment loss weight (default: the paper's): a number or a "
+            "piecewise-linear schedule UPDATE:VALUE,... e.g. 0:0,2000:10"
+        },
+    )
+    align_loss: ChoiceEnum(["cosine", "l2"]) = field(
+        default="cosine",
+        metadata={
+            "help": "cosine: minus the mean cosine of pairs (the paper); l2: the mean L2 distance "
+            "(the authors' early version)"
+        },
+    )
+    align_pairs_per_step: int = field(
+        default=0,
+        metadata={"help": "pairs sampled per update (same on every worker); 0: all pairs, as the paper"},
+    )
     seed: int = II("common.seed")
 
 
@@ -39,8 +50,10 @@ class AlignMLMLoss(MaskedLmLoss):
     def __init__(self, cfg: AlignMLMCriterionConfig, task):
         super().__init__(cfg, task)
         if not isinstance(task, AlignMLMTask):
-            raise ValueError(f"--criterion align_mlm needs --task align_mlm (got "
-                             f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only")
+            raise ValueError(
+                f"--criterion align_mlm needs --task align_mlm (got "
+                f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only"
+            )
         self.weight = WeightSchedule(cfg.align_weight)
         self.kind = str(cfg.align_loss)
         self.pairs_per_step = cfg.align_pairs_per_step
@@ -61,8 +74,7 @@ class AlignMLMLoss(MaskedLmLoss):
     def alignment_term(self, model, update: int) -> torch.Tensor:
         embeddings = input_embedding_matrix(model)
         pairs = self._pairs(embeddings.device, update, model.training)
-        return pair_loss(bag_means(embeddings, pairs.source),
-                         bag_means(embeddings, pairs.target), self.kind)
+        return pair_loss(bag_means(embeddings, pairs.source), bag_means(embeddings, pairs.target), self.kind)
 
     def forward(self, model, sample, reduce=True):
         mlm_loss, sample_size, logging_output = super().forward(model, sample, reduce)
@@ -70,12 +82,14 @@ class AlignMLMLoss(MaskedLmLoss):
         weight = self.weight(update)
         align = self.alignment_term(model, update)
         loss = mlm_loss + weight * align * sample_size
-        logging_output.update({
-            "loss": loss.data,
-            "mlm_loss": mlm_loss.data,
-            "align_loss": align.data * sample_size,  # summed; reduce divides by sample size
-            "align_weight": weight * sample_size,
-        })
+        logging_output.update(
+            {
+                "loss": loss.data,
+                "mlm_loss": mlm_loss.data,
+                "align_loss": align.data * sample_size,  # summed; reduce divides by sample size
+                "align_weight": weight * sample_size,
+            }
+        )
         return loss, sample_size, logging_output
 
     @staticmethod
@@ -86,11 +100,12 @@ class AlignMLMLoss(MaskedLmLoss):
         sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
         if not sample_size:
             return
-        total = {k: sum(log.get(k, 0) for log in logging_outputs)
-                 for k in ("loss", "mlm_loss", "align_loss", "align_weight")}
+        total = {
+            k: sum(log.get(k, 0) for log in logging_outputs)
+            for k in ("loss", "mlm_loss", "align_loss", "align_weight")
+        }
         metrics.log_scalar("loss", total["loss"] / sample_size / math.log(2), sample_size, round=3)
-        metrics.log_scalar("mlm_loss", total["mlm_loss"] / sample_size / math.log(2),
-                           sample_size, round=3)
+        metrics.log_scalar("mlm_loss", total["mlm_loss"] / sample_size / math.log(2), sample_size, round=3)
         metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["mlm_loss"].avg))
         metrics.log_scalar("align_loss", total["align_loss"] / sample_size, sample_size, round=4)
         metrics.log_scalar("align_weight", total["align_weight"] / sample_size, sample_size, round=3)

@@ -2,6 +2,7 @@
 over the sequences with a known label; those with a label outside the task's set (target
 IGNORE) are left out of loss and accuracy. Logs `loss` (per labelled sequence, base 2) and
 `accuracy` (percent of labelled sequences)."""
+
 from fairseq.criterions import register_criterion
 
 from .token_classification import TokenClassificationLoss

@@ -1,4 +1,5 @@
 """Cross-entropy over the labelled pieces (each word's first piece) and tagging accuracy."""
+
 import math
 
 import torch.nn.functional as F
@@ -17,9 +18,13 @@ class TokenClassificationLoss(FairseqCriterion):
         logits, target = logits[labelled].float(), target[labelled]
         loss = F.cross_entropy(logits, target, reduction="sum")
         sample_size = int(labelled.sum())
-        logging_output = {"loss": loss.data, "ntokens": sample["ntokens"],
-                          "nsentences": sample["nsentences"], "sample_size": sample_size,
-                          "ncorrect": int((logits.argmax(-1) == target).sum())}
+        logging_output = {
+            "loss": loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": sample["nsentences"],
+            "sample_size": sample_size,
+            "ncorrect": int((logits.argmax(-1) == target).sum()),
+        }
         return loss, sample_size, logging_output
 
     @staticmethod

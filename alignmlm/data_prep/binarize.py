@@ -1,4 +1,5 @@
 """Binarizing piece text with the real fairseq-preprocess."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ def fairseq_preprocess(args: list[str], log_name: str) -> float:
     log_path = dest / log_name
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.run([sys.executable, "-m", "fairseq_cli.preprocess", *args],
-                              stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "fairseq_cli.preprocess", *args], stdout=log, stderr=subprocess.STDOUT
+        )
     if proc.returncode != 0:
         tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-15:])
         raise RuntimeError(f"fairseq-preprocess failed (log: {log_path}):\n{tail}")

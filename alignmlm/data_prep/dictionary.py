@@ -1,4 +1,5 @@
 """The joint fairseq dictionary of a pair and its ground-truth bilingual dictionary."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -50,16 +51,19 @@ def parse_band(text: str | None) -> tuple[int, int] | None:
     try:
         low, high = (int(x) for x in text.split("-"))
     except ValueError:
-        raise ValueError(f"--heldout-band {text!r}: expected two ranks FIRST-LAST, e.g. "
-                         "5000-6500") from None
+        raise ValueError(f"--heldout-band {text!r}: expected two ranks FIRST-LAST, e.g. 5000-6500") from None
     if not 0 <= low < high:
         raise ValueError(f"--heldout-band {text!r}: needs 0 <= FIRST < LAST")
     return low, high
 
 
-def split_by_source_word(pairs: Sequence[tuple[str, str]], train_fraction: float, seed: int,
-                         band: tuple[int, int] | None = None,
-                         frequency: dict | None = None) -> tuple[list, list, dict]:
+def split_by_source_word(
+    pairs: Sequence[tuple[str, str]],
+    train_fraction: float,
+    seed: int,
+    band: tuple[int, int] | None = None,
+    frequency: dict | None = None,
+) -> tuple[list, list, dict]:
     """(train pairs, held-out pairs, summary), split by source word as MUSE splits its
     dictionaries: all translations of a word are on the same side, so no held-out word is
     ever trained on.
@@ -78,20 +82,27 @@ def split_by_source_word(pairs: Sequence[tuple[str, str]], train_fraction: float
         frequency = frequency or {}
         ranked = sorted(sources, key=lambda w: (-frequency.get(w, 0), w))
         if band[0] >= len(ranked):
-            raise ValueError(f"--heldout-band {band[0]}-{band[1]}: the dictionary has only "
-                             f"{len(ranked)} source words")
-        heldout_words = set(ranked[band[0]:band[1]])
+            raise ValueError(
+                f"--heldout-band {band[0]}-{band[1]}: the dictionary has only {len(ranked)} source words"
+            )
+        heldout_words = set(ranked[band[0] : band[1]])
         rest = [w for w in sources if w not in heldout_words]
     order = np.random.default_rng(seed).permutation(len(rest))
-    train_words = {rest[i] for i in order[:int(round(train_fraction * len(rest)))]}
+    train_words = {rest[i] for i in order[: int(round(train_fraction * len(rest)))]}
     if band is None:
         heldout_words = set(rest) - train_words
     train = [p for p in pairs if p[0] in train_words]
     heldout = [p for p in pairs if p[0] in heldout_words]
-    summary = {"by": "source word", "band": list(band) if band else None,
-               "train_fraction": train_fraction, "train_sources": len(train_words),
-               "heldout_sources": len(heldout_words), "train_pairs": len(train),
-               "heldout_pairs": len(heldout), "unused_pairs": len(pairs) - len(train) - len(heldout)}
+    summary = {
+        "by": "source word",
+        "band": list(band) if band else None,
+        "train_fraction": train_fraction,
+        "train_sources": len(train_words),
+        "heldout_sources": len(heldout_words),
+        "train_pairs": len(train),
+        "heldout_pairs": len(heldout),
+        "unused_pairs": len(pairs) - len(train) - len(heldout),
+    }
     return train, heldout, summary
 
 
@@ -110,5 +121,10 @@ def dictionary_coverage(pairs: Sequence[tuple[str, str]], sp, examples: int = 5)
             kinds["single_piece"] += 1
         else:
             kinds["multi_piece"] += 1
-    return {"pairs": len(pairs), "single_piece": kinds["single_piece"],
-            "multi_piece": kinds["multi_piece"], "oov": kinds["oov"], "oov_examples": oov_examples}
+    return {
+        "pairs": len(pairs),
+        "single_piece": kinds["single_piece"],
+        "multi_piece": kinds["multi_piece"],
+        "oov": kinds["oov"],
+        "oov_examples": oov_examples,
+    }

@@ -32,6 +32,7 @@ Then, with fairseq-train --task nli:
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -48,8 +49,7 @@ def words(text: str) -> list:
     return split_final_punctuation(text).split()
 
 
-def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransform,
-            language: str) -> dict:
+def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransform, language: str) -> dict:
     """Write one split in both languages; returns counts of what was kept and dropped."""
     counts = {"kept": 0, "no_gold_label": 0, "other_language": 0}
     with open(out, "w", encoding="utf-8") as f, open(derived, "w", encoding="utf-8") as g:
@@ -61,10 +61,14 @@ def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransfor
                 counts["no_gold_label"] += 1
                 continue
             premise, hypothesis = words(ex.premise), words(ex.hypothesis)
-            for file, p, h in ((f, premise, hypothesis),
-                               (g, derive(premise)[0], derive(hypothesis)[0])):
-                file.write(json.dumps({"premise": " ".join(p), "hypothesis": " ".join(h),
-                                       "label": ex.label.strip()}, ensure_ascii=False) + "\n")
+            for file, p, h in ((f, premise, hypothesis), (g, derive(premise)[0], derive(hypothesis)[0])):
+                file.write(
+                    json.dumps(
+                        {"premise": " ".join(p), "hypothesis": " ".join(h), "label": ex.label.strip()},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             counts["kept"] += 1
     return counts
 
@@ -72,21 +76,34 @@ def convert(source: Path, out: Path, derived: Path, derive: WordSentenceTransfor
 def write(args) -> None:
     derive = WordSentenceTransform(parse_transforms(args.transform), args.seed)
     for split in ("train", "valid", "test"):
-        counts = convert(getattr(args, split), args.out / f"{split}.jsonl",
-                         args.out / f"{split}_derived.jsonl", derive, args.language)
-        print(f"{split}: {counts['kept']} pairs (original and {args.transform}); dropped "
-              f"{counts['no_gold_label']} without a gold label, {counts['other_language']} "
-              "of other languages")
+        counts = convert(
+            getattr(args, split),
+            args.out / f"{split}.jsonl",
+            args.out / f"{split}_derived.jsonl",
+            derive,
+            args.language,
+        )
+        print(
+            f"{split}: {counts['kept']} pairs (original and {args.transform}); dropped "
+            f"{counts['no_gold_label']} without a gold label, {counts['other_language']} "
+            "of other languages"
+        )
 
 
 def main(argv=None) -> int:
     p = argument_parser(__doc__)
     for split in ("train", "valid", "test"):
-        p.add_argument(f"--{split}", type=Path, required=True,
-                       help=f"{split} examples: .tsv or .jsonl (MNLI, SNLI, XNLI or ours)")
-    p.add_argument("--language", default="en",
-                   help="keep rows of this language where the file has a `language` column "
-                   "(XNLI-1.0); '' keeps all")
+        p.add_argument(
+            f"--{split}",
+            type=Path,
+            required=True,
+            help=f"{split} examples: .tsv or .jsonl (MNLI, SNLI, XNLI or ours)",
+        )
+    p.add_argument(
+        "--language",
+        default="en",
+        help="keep rows of this language where the file has a `language` column (XNLI-1.0); '' keeps all",
+    )
     return write_splits(p.parse_args(argv), write)
 
 

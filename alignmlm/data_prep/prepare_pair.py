@@ -23,6 +23,7 @@ Output (OUT/):
 An OUT that holds anything else, or a pair made with other settings, is never overwritten
 unless --overwrite is given; the same command run twice does nothing the second time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,39 +58,68 @@ logger = logging.getLogger("prepare_pair")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", type=Path, required=True,
-                   help="plain text of language 1, one sentence per line (UTF-8)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--corpus", type=Path, required=True, help="plain text of language 1, one sentence per line (UTF-8)"
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--lang1", default="en", help="name of language 1 (default: en)")
-    p.add_argument("--transform", help="synthetic pair: transforms deriving language 2, joined "
-                   "by '+' from trans (script change), inv (inverted word order), perm "
-                   "(fixed random word order); e.g. trans+inv")
+    p.add_argument(
+        "--transform",
+        help="synthetic pair: transforms deriving language 2, joined "
+        "by '+' from trans (script change), inv (inverted word order), perm "
+        "(fixed random word order); e.g. trans+inv",
+    )
     p.add_argument("--corpus2", type=Path, help="natural pair: plain text of language 2")
-    p.add_argument("--dictionary", type=Path,
-                   help="natural pair: MUSE bilingual dictionary, `word translation` per line")
-    p.add_argument("--lang2", help="name of language 2 (default: LANG1_TRANSFORMS, e.g. "
-                   "en_trans_inv, for a synthetic pair; required for a natural pair)")
-    p.add_argument("--vocab-size", type=int, default=4000,
-                   help="sentencepiece pieces (per language for a synthetic pair; joint for a "
-                   "natural pair). Default 4000 suits the bundled corpus; the paper used 40000")
-    p.add_argument("--valid-size", type=int, default=1000, help="sentences held out for "
-                   "validation per corpus: min(this, 10%% of the corpus), at least 1")
-    p.add_argument("--dict-train-fraction", type=float, default=0.5,
-                   help="share of the bilingual dictionary's source words the alignment loss may "
-                   "train on (with all their translations); the others are held out for "
-                   "evaluation (default %(default)s, the paper's bilingual_rate)")
-    p.add_argument("--heldout-band", metavar="FIRST-LAST",
-                   help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
-                   "1's training text instead of a random share (MUSE's test words: 5000-6500); "
-                   "--dict-train-fraction then applies to the other source words")
-    p.add_argument("--seed", type=int, default=1,
-                   help="seed of the valid split, perm, the dictionary split and sentencepiece")
-    p.add_argument("--workers", type=int, default=1, help="processes for fairseq-preprocess "
-                   "(--workers) and threads for sentencepiece training")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace OUT even if it holds other data")
+    p.add_argument(
+        "--dictionary", type=Path, help="natural pair: MUSE bilingual dictionary, `word translation` per line"
+    )
+    p.add_argument(
+        "--lang2",
+        help="name of language 2 (default: LANG1_TRANSFORMS, e.g. "
+        "en_trans_inv, for a synthetic pair; required for a natural pair)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=4000,
+        help="sentencepiece pieces (per language for a synthetic pair; joint for a "
+        "natural pair). Default 4000 suits the bundled corpus; the paper used 40000",
+    )
+    p.add_argument(
+        "--valid-size",
+        type=int,
+        default=1000,
+        help="sentences held out for validation per corpus: min(this, 10%% of the corpus), at least 1",
+    )
+    p.add_argument(
+        "--dict-train-fraction",
+        type=float,
+        default=0.5,
+        help="share of the bilingual dictionary's source words the alignment loss may "
+        "train on (with all their translations); the others are held out for "
+        "evaluation (default %(default)s, the paper's bilingual_rate)",
+    )
+    p.add_argument(
+        "--heldout-band",
+        metavar="FIRST-LAST",
+        help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
+        "1's training text instead of a random share (MUSE's test words: 5000-6500); "
+        "--dict-train-fraction then applies to the other source words",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the valid split, perm, the dictionary split and sentencepiece",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for fairseq-preprocess (--workers) and threads for sentencepiece training",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace OUT even if it holds other data")
     return p
 
 
@@ -97,8 +127,10 @@ def check_args(args: argparse.Namespace) -> str:
     """Validates the combination of flags; returns 'synthetic' or 'natural'."""
     natural = args.corpus2 is not None or args.dictionary is not None
     if natural == (args.transform is not None):
-        raise ValueError("give either --transform (synthetic pair) or --corpus2 and "
-                         "--dictionary (natural pair), not both and not neither")
+        raise ValueError(
+            "give either --transform (synthetic pair) or --corpus2 and "
+            "--dictionary (natural pair), not both and not neither"
+        )
     if natural and (args.corpus2 is None or args.dictionary is None or not args.lang2):
         raise ValueError("a natural pair needs --corpus2, --dictionary and --lang2")
     if args.vocab_size < 10:
@@ -122,9 +154,15 @@ def settings(args: argparse.Namespace, kind: str) -> dict:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: input file not found")
     return {
-        "format_version": FORMAT_VERSION, "kind": kind, "lang1": args.lang1, "lang2": args.lang2,
-        "transform": args.transform, "vocab_size": args.vocab_size, "valid_size": args.valid_size,
-        "dict_train_fraction": args.dict_train_fraction, "heldout_band": args.heldout_band,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "lang1": args.lang1,
+        "lang2": args.lang2,
+        "transform": args.transform,
+        "vocab_size": args.vocab_size,
+        "valid_size": args.valid_size,
+        "dict_train_fraction": args.dict_train_fraction,
+        "heldout_band": args.heldout_band,
         "seed": args.seed,
         "inputs": {str(p): fingerprint(p) for p in inputs},
     }
@@ -138,16 +176,25 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
             old = json.loads(manifest.read_text())
             if old.get("settings") == wanted and old.get("complete") and not overwrite:
                 return False
-            differ = sorted(k for k in set(wanted) | set(old.get("settings", {}))
-                            if wanted.get(k) != old.get("settings", {}).get(k))
-            reason = (f"was made with other settings ({', '.join(differ)} differ)" if differ
-                      else "holds an unfinished run of these settings")
+            differ = sorted(
+                k
+                for k in set(wanted) | set(old.get("settings", {}))
+                if wanted.get(k) != old.get("settings", {}).get(k)
+            )
+            reason = (
+                f"was made with other settings ({', '.join(differ)} differ)"
+                if differ
+                else "holds an unfinished run of these settings"
+            )
             if differ and not overwrite:
-                raise FileExistsError(f"{out} {reason}; choose another --out or pass "
-                                      "--overwrite to replace it")
+                raise FileExistsError(
+                    f"{out} {reason}; choose another --out or pass --overwrite to replace it"
+                )
         elif not overwrite:
-            raise FileExistsError(f"{out} is not empty and is not a prepared pair; choose an "
-                                  "empty --out or pass --overwrite to replace its contents")
+            raise FileExistsError(
+                f"{out} is not empty and is not a prepared pair; choose an "
+                "empty --out or pass --overwrite to replace its contents"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps({"settings": wanted, "complete": False}, indent=2))
@@ -167,10 +214,11 @@ def split_write(out: Path, lang: str, texts: list[str], mask) -> dict:
 
 def encode(sp, sentences: list[str], desc: str, chunk: int = 10_000) -> list[list[int]]:
     ids: list[list[int]] = []
-    with tqdm(total=len(sentences), desc=desc, unit="sent", file=sys.stderr,
-              disable=len(sentences) <= chunk) as bar:
+    with tqdm(
+        total=len(sentences), desc=desc, unit="sent", file=sys.stderr, disable=len(sentences) <= chunk
+    ) as bar:
         for start in range(0, len(sentences), chunk):
-            ids.extend(sp.encode(sentences[start:start + chunk]))
+            ids.extend(sp.encode(sentences[start : start + chunk]))
             bar.update(min(chunk, len(sentences) - start))
     return ids
 
@@ -184,8 +232,9 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
 
     t = time.perf_counter()
     train_sentences = [s for s, v in zip(sentences, mask) if not v]
-    sp = train_sentencepiece(train_sentences, out / "spm", args.vocab_size, str(args.corpus),
-                             seed=args.seed, threads=args.workers)
+    sp = train_sentencepiece(
+        train_sentences, out / "spm", args.vocab_size, str(args.corpus), seed=args.seed, threads=args.workers
+    )
     pieces = vocabulary(sp)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
 
@@ -195,8 +244,10 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     t = time.perf_counter()
     derive = PieceSentenceTransform(pieces, transforms, seed=args.seed)
     lang1_text = [" ".join([pieces[i] for i in ids]) for ids in encoded]
-    lang2_text = [derive.derive_text(ids) for ids in tqdm(
-        encoded, desc=f"derive {args.lang2}", disable=len(encoded) < 50_000, file=sys.stderr)]
+    lang2_text = [
+        derive.derive_text(ids)
+        for ids in tqdm(encoded, desc=f"derive {args.lang2}", disable=len(encoded) < 50_000, file=sys.stderr)
+    ]
     stats["seconds"]["transform"] = time.perf_counter() - t
     stats["sentences"] = split_write(out, args.lang1, lang1_text, mask)
     split_write(out, args.lang2, lang2_text, mask)
@@ -205,10 +256,14 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
     write_fairseq_dictionary(out / "bin" / "dict.txt", tokens)
     pairs = synthetic_pairs(pieces, trans)
-    return {"dictionary_units": "pieces", "vocab_per_language": len(pieces) - 1,
-            "twin_offset": len(pieces) - 1 if trans else 0, "pairs": pairs,
-            "source_frequency": {p: int(c) for p, c in zip(pieces, counts)},
-            "transforms": list(transforms)}
+    return {
+        "dictionary_units": "pieces",
+        "vocab_per_language": len(pieces) - 1,
+        "twin_offset": len(pieces) - 1 if trans else 0,
+        "pairs": pairs,
+        "source_frequency": {p: int(c) for p, c in zip(pieces, counts)},
+        "transforms": list(transforms),
+    }
 
 
 def prepare_natural(args, out: Path, stats: dict) -> dict:
@@ -216,11 +271,15 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     pairs = read_word_pairs(args.dictionary)
     masks = {lang: valid_mask(len(s), args.valid_size, args.seed) for lang, s in corpora.items()}
     t = time.perf_counter()
-    train_sentences = [s for lang, sents in corpora.items()
-                       for s, v in zip(sents, masks[lang]) if not v]
-    sp = train_sentencepiece(train_sentences, out / "spm", args.vocab_size,
-                             f"{args.corpus} + {args.corpus2}", seed=args.seed,
-                             threads=args.workers)
+    train_sentences = [s for lang, sents in corpora.items() for s, v in zip(sents, masks[lang]) if not v]
+    sp = train_sentencepiece(
+        train_sentences,
+        out / "spm",
+        args.vocab_size,
+        f"{args.corpus} + {args.corpus2}",
+        seed=args.seed,
+        threads=args.workers,
+    )
     pieces = vocabulary(sp)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -234,40 +293,77 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     stats["seconds"]["encode"] = time.perf_counter() - t
     write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans=False))
     coverage = dictionary_coverage(pairs, sp)
-    logger.info("dictionary %s: %d pairs; both sides one piece: %d, several pieces: %d, "
-                "out of vocabulary: %d%s", args.dictionary, coverage["pairs"],
-                coverage["single_piece"], coverage["multi_piece"], coverage["oov"],
-                f" (e.g. {'; '.join(coverage['oov_examples'])})" if coverage["oov"] else "")
+    logger.info(
+        "dictionary %s: %d pairs; both sides one piece: %d, several pieces: %d, out of vocabulary: %d%s",
+        args.dictionary,
+        coverage["pairs"],
+        coverage["single_piece"],
+        coverage["multi_piece"],
+        coverage["oov"],
+        f" (e.g. {'; '.join(coverage['oov_examples'])})" if coverage["oov"] else "",
+    )
     stats["dictionary_coverage"] = coverage
-    frequency = Counter(word for s, v in zip(corpora[args.lang1], masks[args.lang1]) if not v
-                        for word in s.split())
-    return {"dictionary_units": "words", "pairs": pairs, "source_frequency": frequency,
-            "transforms": []}
+    frequency = Counter(
+        word for s, v in zip(corpora[args.lang1], masks[args.lang1]) if not v for word in s.split()
+    )
+    return {"dictionary_units": "words", "pairs": pairs, "source_frequency": frequency, "transforms": []}
 
 
 def binarize(args, out: Path, kind: str, stats: dict) -> None:
-    common = ["--validpref", str(out / "text" / "valid"), "--trainpref", str(out / "text" / "train"),
-              "--workers", str(args.workers)]
+    common = [
+        "--validpref",
+        str(out / "text" / "valid"),
+        "--trainpref",
+        str(out / "text" / "train"),
+        "--workers",
+        str(args.workers),
+    ]
     bin_dir, dict_path = out / "bin", str(out / "bin" / "dict.txt")
     seconds = 0.0
     if kind == "synthetic":  # every sentence is parallel: binarize once, link the streams
         para = bin_dir / PARALLEL_SUBDIR
         seconds += fairseq_preprocess(
-            ["--source-lang", args.lang1, "--target-lang", args.lang2, "--srcdict", dict_path,
-             "--tgtdict", dict_path, "--destdir", str(para), *common], "preprocess.log")
+            [
+                "--source-lang",
+                args.lang1,
+                "--target-lang",
+                args.lang2,
+                "--srcdict",
+                dict_path,
+                "--tgtdict",
+                dict_path,
+                "--destdir",
+                str(para),
+                *common,
+            ],
+            "preprocess.log",
+        )
         for lang in (args.lang1, args.lang2):
             (bin_dir / lang).mkdir(exist_ok=True)
             for split in ("train", "valid"):
                 for ext in ("bin", "idx"):
-                    link_or_copy(para / f"{split}.{args.lang1}-{args.lang2}.{lang}.{ext}",
-                                 bin_dir / lang / f"{split}.{ext}")
+                    link_or_copy(
+                        para / f"{split}.{args.lang1}-{args.lang2}.{lang}.{ext}",
+                        bin_dir / lang / f"{split}.{ext}",
+                    )
     else:
         for lang in (args.lang1, args.lang2):
             seconds += fairseq_preprocess(
-                ["--only-source", "--srcdict", dict_path, "--destdir", str(bin_dir / lang),
-                 "--trainpref", str(out / "text" / f"train.{lang}"),
-                 "--validpref", str(out / "text" / f"valid.{lang}"),
-                 "--workers", str(args.workers)], "preprocess.log")
+                [
+                    "--only-source",
+                    "--srcdict",
+                    dict_path,
+                    "--destdir",
+                    str(bin_dir / lang),
+                    "--trainpref",
+                    str(out / "text" / f"train.{lang}"),
+                    "--validpref",
+                    str(out / "text" / f"valid.{lang}"),
+                    "--workers",
+                    str(args.workers),
+                ],
+                "preprocess.log",
+            )
     for lang in (args.lang1, args.lang2):
         link_or_copy(bin_dir / "dict.txt", bin_dir / lang / "dict.txt")
     stats["seconds"]["fairseq_preprocess"] = seconds
@@ -289,29 +385,50 @@ def prepare(args: argparse.Namespace) -> Path:
 
     pairs = result.pop("pairs")
     train_pairs, heldout_pairs, split = split_by_source_word(
-        pairs, args.dict_train_fraction, args.seed, parse_band(args.heldout_band),
-        result.pop("source_frequency"))
+        pairs,
+        args.dict_train_fraction,
+        args.seed,
+        parse_band(args.heldout_band),
+        result.pop("source_frequency"),
+    )
     for name, subset in (("all", pairs), ("train", train_pairs), ("heldout", heldout_pairs)):
         write_word_pairs(out / "dict" / f"{name}.txt", subset)
     result["dictionary_split"] = split
-    logger.info("bilingual dictionary split by source word: %d words (%d pairs) for training, "
-                "%d words (%d pairs) held out%s", split["train_sources"], split["train_pairs"],
-                split["heldout_sources"], split["heldout_pairs"],
-                f", {split['unused_pairs']} pairs unused" if split["unused_pairs"] else "")
+    logger.info(
+        "bilingual dictionary split by source word: %d words (%d pairs) for training, "
+        "%d words (%d pairs) held out%s",
+        split["train_sources"],
+        split["train_pairs"],
+        split["heldout_sources"],
+        split["heldout_pairs"],
+        f", {split['unused_pairs']} pairs unused" if split["unused_pairs"] else "",
+    )
 
     binarize(args, out, kind, stats)
     stats["seconds"]["total"] = time.perf_counter() - start
-    manifest = {"settings": wanted, "complete": True, "languages": [args.lang1, args.lang2],
-                "spm_model": "spm.model", "data": "bin", **result, "stats": stats}
+    manifest = {
+        "settings": wanted,
+        "complete": True,
+        "languages": [args.lang1, args.lang2],
+        "spm_model": "spm.model",
+        "data": "bin",
+        **result,
+        "stats": stats,
+    }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    logger.info("done in %.1fs (fairseq-preprocess %.1fs): fairseq data in %s",
-                stats["seconds"]["total"], stats["seconds"]["fairseq_preprocess"], out / "bin")
+    logger.info(
+        "done in %.1fs (fairseq-preprocess %.1fs): fairseq data in %s",
+        stats["seconds"]["total"],
+        stats["seconds"]["fairseq_preprocess"],
+        out / "bin",
+    )
     return out
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(format="%(asctime)s | %(name)s | %(message)s", level=logging.INFO,
-                        datefmt="%H:%M:%S", force=True)
+    logging.basicConfig(
+        format="%(asctime)s | %(name)s | %(message)s", level=logging.INFO, datefmt="%H:%M:%S", force=True
+    )
     args = build_parser().parse_args(argv)
     try:
         prepare(args)

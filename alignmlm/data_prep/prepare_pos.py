@@ -11,6 +11,7 @@ OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: us
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
 """
+
 import shutil
 import sys
 from pathlib import Path
@@ -33,8 +34,12 @@ def write(args) -> None:
 
 def main(argv=None) -> int:
     p = argument_parser(__doc__)
-    p.add_argument("--conllu-dir", type=Path, required=True,
-                   help="directory with train.conllu, dev.conllu and test.conllu")
+    p.add_argument(
+        "--conllu-dir",
+        type=Path,
+        required=True,
+        help="directory with train.conllu, dev.conllu and test.conllu",
+    )
     return write_splits(p.parse_args(argv), write)
 
 

@@ -1,4 +1,5 @@
 """Training the sentencepiece model of a language pair."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,13 @@ import sentencepiece as spm
 
 
 def train_sentencepiece(
-    sentences: Sequence[str], model_prefix: Path, vocab_size: int, corpus_name: str,
-    seed: int = 1, threads: int = 1, max_sentences: int = 2_000_000,
+    sentences: Sequence[str],
+    model_prefix: Path,
+    vocab_size: int,
+    corpus_name: str,
+    seed: int = 1,
+    threads: int = 1,
+    max_sentences: int = 2_000_000,
 ) -> spm.SentencePieceProcessor:
     """A unigram model with <unk> at id 0 and no bos/eos/pad (fairseq adds its own specials).
 
@@ -20,11 +26,20 @@ def train_sentencepiece(
     spm.set_random_generator_seed(seed)  # input sampling is the only random part
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_prefix=str(model_prefix),
-            vocab_size=vocab_size, model_type="unigram", character_coverage=0.9999,
-            unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, hard_vocab_limit=True,
-            input_sentence_size=max_sentences, shuffle_input_sentence=True,
-            num_threads=threads, minloglevel=2,
+            sentence_iterator=iter(sentences),
+            model_prefix=str(model_prefix),
+            vocab_size=vocab_size,
+            model_type="unigram",
+            character_coverage=0.9999,
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            hard_vocab_limit=True,
+            input_sentence_size=max_sentences,
+            shuffle_input_sentence=True,
+            num_threads=threads,
+            minloglevel=2,
         )
     except RuntimeError as err:
         if "Vocabulary size" not in str(err):

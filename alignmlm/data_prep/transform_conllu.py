@@ -8,6 +8,7 @@ together under the word-order transforms; `trans` marks every word form with the
 Use the same --transform and --seed as for pretraining (prepare_pair), so both are the same
 language. Only word lines are kept (multi-word ranges and empty nodes are dropped).
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -23,8 +24,10 @@ def transform_sentence(sentence: conllu.TokenList, derive: WordSentenceTransform
     words = [t for t in sentence if isinstance(t["id"], int)]
     forms, tokens = derive([t["form"] for t in words], words)
     # syntax (head, deps) does not survive the reordering
-    out = [dict(token, id=new_id, form=form, head=None, deps=None)
-           for new_id, (form, token) in enumerate(zip(forms, tokens), 1)]
+    out = [
+        dict(token, id=new_id, form=form, head=None, deps=None)
+        for new_id, (form, token) in enumerate(zip(forms, tokens), 1)
+    ]
     metadata = {k: v for k, v in sentence.metadata.items() if k != "text"}
     metadata["text"] = " ".join(t["form"] for t in out)
     return conllu.TokenList(out, metadata=metadata)
@@ -41,8 +44,7 @@ def transform_file(src: Path, dst: Path, spec: str, seed: int) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", type=Path, required=True, help="CoNLL-U file of language 1")
     p.add_argument("--output", type=Path, required=True, help="CoNLL-U file to write")
     p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")

@@ -12,6 +12,7 @@ of the units, so the same order can be applied to the words and to their labels:
 `trans` (script change) is not an order: every piece gets a twin with a disjoint surface form
 (`twin_piece`), and in the joint dictionary the twin of id i is i + V (see dictionary.py).
 """
+
 from __future__ import annotations
 
 import random
@@ -73,8 +74,11 @@ OrderFn = Callable[[int, bool], list]
 
 def word_order_functions(transforms: Sequence[str], seed: int) -> list[OrderFn]:
     """The order functions of the word-order transforms in `transforms`, in their order."""
-    return [inverted_order if name == "inv" else FixedPermutations(seed) for name in transforms
-            if name in WORD_ORDER_TRANSFORMS]
+    return [
+        inverted_order if name == "inv" else FixedPermutations(seed)
+        for name in transforms
+        if name in WORD_ORDER_TRANSFORMS
+    ]
 
 
 def compose_order(n_units: int, keep_last: bool, order_fns: Sequence[OrderFn]) -> list[int]:
@@ -115,7 +119,7 @@ def split_final_punctuation(line: str) -> str:
         last = words[-1]
         stem = last.rstrip("".join(FINAL_PUNCTUATION))
         if stem and stem != last:
-            words[-1:] = [stem, last[len(stem):]]
+            words[-1:] = [stem, last[len(stem) :]]
     return " ".join(words)
 
 
@@ -139,7 +143,7 @@ class PieceSentenceTransform:
         """Group piece ids into words (a new word starts at a '▁' piece)."""
         starts = [k for k, i in enumerate(ids) if self.word_start[i] or k == 0]
         bounds = starts + [len(ids)]
-        return [list(ids[bounds[u]:bounds[u + 1]]) for u in range(len(starts))]
+        return [list(ids[bounds[u] : bounds[u + 1]]) for u in range(len(starts))]
 
     def derive_ids(self, ids: Sequence[int]) -> list[int]:
         """Word-order transforms on the piece ids (trans does not change ids here)."""

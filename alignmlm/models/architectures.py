@@ -1,6 +1,7 @@
 """Model sizes, each defined once and registered for every model family of the plugin
 (`roberta`, `roberta_lang`, the fine-tuning heads): FAMILY_tiny for tests and CPU demos, and
 FAMILY_align_paper, the ALIGN-MLM paper's model (docs/design.md §2)."""
+
 from dataclasses import dataclass
 
 from fairseq.models import register_model_architecture
@@ -33,9 +34,11 @@ def set_size(args, size: ModelSize) -> None:
 def register_sizes(model_name: str, family_defaults) -> None:
     """MODEL_tiny, MODEL_align_paper, ...: the family's defaults at each size of SIZES."""
     for name, size in SIZES.items():
+
         def architecture(args, size=size):
             set_size(args, size)
             family_defaults(args)
+
         register_model_architecture(model_name, f"{model_name}_{name}")(architecture)
 
 
@@ -43,8 +46,10 @@ def size_name(arch: str, family: str = "roberta") -> str:
     """'roberta_lang_tiny' -> 'tiny'; '' for a family's base architecture ('roberta')."""
     size = arch.removeprefix(family).removeprefix("_lang").lstrip("_")
     if size and size not in SIZES:
-        raise ValueError(f"architecture {arch}: not one of this plugin's sizes "
-                         f"({', '.join(f'{family}_{s}' for s in SIZES)})")
+        raise ValueError(
+            f"architecture {arch}: not one of this plugin's sizes "
+            f"({', '.join(f'{family}_{s}' for s in SIZES)})"
+        )
     return size
 
 

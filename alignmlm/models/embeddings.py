@@ -1,4 +1,5 @@
 """Access to the input token-embedding matrix of a (possibly wrapped) RoBERTa model."""
+
 import torch
 
 

@@ -3,6 +3,7 @@ whose weights come from a pretraining checkpoint of this plugin (`--pretrained-c
 checked against the task's dictionary and the model size; a head of the subclass's own on top.
 A roberta_lang (XLM) checkpoint gives a roberta_lang encoder with its language embeddings; the
 task then passes each split's language id. Sizes: MODEL, MODEL_tiny, MODEL_align_paper."""
+
 import torch
 from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import RobertaEncoder, RobertaModel, base_architecture
@@ -16,7 +17,7 @@ def pretrained_encoder_state(path: str) -> dict:
     from .. import checkpoint  # noqa: F401  (allow-list for torch.load)
 
     state = torch.load(path, map_location="cpu")["model"]
-    return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+    return {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
 
 
 class PretrainedEncoderModel(RobertaModel):
@@ -25,17 +26,24 @@ class PretrainedEncoderModel(RobertaModel):
     @staticmethod
     def add_args(parser):
         RobertaModel.add_args(parser)
-        parser.add_argument("--pretrained-checkpoint", metavar="PATH",
-                            help="pretraining checkpoint whose encoder initialises the model")
-        parser.add_argument("--num-langs", type=int, metavar="N",
-                            help="language embeddings (set from an XLM checkpoint)")
+        parser.add_argument(
+            "--pretrained-checkpoint",
+            metavar="PATH",
+            help="pretraining checkpoint whose encoder initialises the model",
+        )
+        parser.add_argument(
+            "--num-langs", type=int, metavar="N", help="language embeddings (set from an XLM checkpoint)"
+        )
 
     @classmethod
     def build_model(cls, args, task):
         finetuning_architecture(args)
         args.max_positions = getattr(args, "max_positions", None) or task.max_positions()
-        pretrained = (pretrained_encoder_state(args.pretrained_checkpoint)
-                      if getattr(args, "pretrained_checkpoint", None) else None)
+        pretrained = (
+            pretrained_encoder_state(args.pretrained_checkpoint)
+            if getattr(args, "pretrained_checkpoint", None)
+            else None
+        )
         if pretrained is not None and "embed_langs.weight" in pretrained:
             args.num_langs = pretrained["embed_langs.weight"].shape[0]
         if getattr(args, "num_langs", 0):
@@ -44,8 +52,11 @@ class PretrainedEncoderModel(RobertaModel):
             encoder = RobertaEncoder(args, task.source_dictionary)
         model = cls(args, encoder, len(task.labels))
         if pretrained is not None:
-            model.load_pretrained_encoder(pretrained, args.pretrained_checkpoint,
-                                          getattr(task, "dictionary_path", "the task's dictionary"))
+            model.load_pretrained_encoder(
+                pretrained,
+                args.pretrained_checkpoint,
+                getattr(task, "dictionary_path", "the task's dictionary"),
+            )
         return model
 
     def load_pretrained_encoder(self, encoder: dict, path: str, dictionary_path) -> None:
@@ -53,25 +64,32 @@ class PretrainedEncoderModel(RobertaModel):
         for key in ("sentence_encoder.embed_positions.weight", "embed_positions.weight"):
             if key in encoder and key in ours and encoder[key].shape[0] != ours[key].shape[0]:
                 pad = self.encoder.dictionary.pad()
-                raise ValueError(f"{path} was pretrained with {encoder[key].shape[0] - pad - 1} "
-                                 f"positions; fine-tune with --max-positions "
-                                 f"{encoder[key].shape[0] - pad - 1} (now {self.args.max_positions})")
+                raise ValueError(
+                    f"{path} was pretrained with {encoder[key].shape[0] - pad - 1} "
+                    f"positions; fine-tune with --max-positions "
+                    f"{encoder[key].shape[0] - pad - 1} (now {self.args.max_positions})"
+                )
         key = "sentence_encoder.embed_tokens.weight"
         if key in encoder and encoder[key].shape[0] != ours[key].shape[0]:
-            raise ValueError(f"{path}: {key} has shape {tuple(encoder[key].shape)} but this model "
-                             f"needs {tuple(ours[key].shape)}: the checkpoint's dictionary has "
-                             f"{encoder[key].shape[0]} entries, {dictionary_path} "
-                             f"{ours[key].shape[0]} (with <mask>); fine-tune with the --pair the "
-                             "checkpoint was pretrained on")
+            raise ValueError(
+                f"{path}: {key} has shape {tuple(encoder[key].shape)} but this model "
+                f"needs {tuple(ours[key].shape)}: the checkpoint's dictionary has "
+                f"{encoder[key].shape[0]} entries, {dictionary_path} "
+                f"{ours[key].shape[0]} (with <mask>); fine-tune with the --pair the "
+                "checkpoint was pretrained on"
+            )
         for key, value in encoder.items():
             if key in ours and ours[key].shape != value.shape:
-                raise ValueError(f"{path}: {key} has shape {tuple(value.shape)} but this model "
-                                 f"needs {tuple(ours[key].shape)}: was the checkpoint pretrained "
-                                 "with the same architecture (--arch)?")
+                raise ValueError(
+                    f"{path}: {key} has shape {tuple(value.shape)} but this model "
+                    f"needs {tuple(ours[key].shape)}: was the checkpoint pretrained "
+                    "with the same architecture (--arch)?"
+                )
         missing, unexpected = self.encoder.load_state_dict(encoder, strict=False)
         if missing or unexpected:
-            raise ValueError(f"{path}: encoder weights do not match (missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]})")
+            raise ValueError(
+                f"{path}: encoder weights do not match (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
 
     def features(self, src_tokens, src_lang_ids=None):
         """The last layer's states, (batch, length, dim)."""

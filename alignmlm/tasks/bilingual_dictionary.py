@@ -3,6 +3,7 @@ train on the dictionary. ALIGN-MLM (`align_mlm`) pulls its pairs' input embeddin
 (criterion `align_mlm`); DICT-MLM (`dict_mlm`, tasks/dict_mlm.py) substitutes translations into
 the masked input. Validation scores alignment as for every pretraining task (multilingual_mlm).
 """
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +20,29 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BilingualDictionaryConfig(MultilingualMLMConfig):
-    bilingual_dict: str = field(default="", metadata={
-        "help": "bilingual dictionary the objective trains on, `word translation` per line; "
-        "default: dict/train.txt of the prepared pair whose bin/ is DATA"})
+    bilingual_dict: str = field(
+        default="",
+        metadata={
+            "help": "bilingual dictionary the objective trains on, `word translation` per line; "
+            "default: dict/train.txt of the prepared pair whose bin/ is DATA"
+        },
+    )
     align_dict: str = field(default="", metadata={"help": "old name of --bilingual-dict"})
-    dict_units: ChoiceEnum(["auto", "pieces", "words"]) = field(default="auto", metadata={
-        "help": "what the dictionary lists: 'pieces' (dictionary tokens, e.g. the synthetic "
-        "ground truth), 'words' (encoded with --spm-model); auto: as the prepared pair says"})
-    multi_piece: ChoiceEnum(["mean", "skip"]) = field(default="mean", metadata={
-        "help": "a word of several pieces is the mean of their embeddings, or is skipped"})
-    spm_model: str = field(default="", metadata={
-        "help": "sentencepiece model for --dict-units words; default: the pair's spm.model"})
+    dict_units: ChoiceEnum(["auto", "pieces", "words"]) = field(
+        default="auto",
+        metadata={
+            "help": "what the dictionary lists: 'pieces' (dictionary tokens, e.g. the synthetic "
+            "ground truth), 'words' (encoded with --spm-model); auto: as the prepared pair says"
+        },
+    )
+    multi_piece: ChoiceEnum(["mean", "skip"]) = field(
+        default="mean",
+        metadata={"help": "a word of several pieces is the mean of their embeddings, or is skipped"},
+    )
+    spm_model: str = field(
+        default="",
+        metadata={"help": "sentencepiece model for --dict-units words; default: the pair's spm.model"},
+    )
 
 
 class BilingualDictionaryTask(MultilingualMLMTask):
@@ -41,13 +54,19 @@ class BilingualDictionaryTask(MultilingualMLMTask):
         super().__init__(cfg, dictionary)
         path = self._dictionary_path(cfg)
         self.dictionary_pairs = build_pair_bags(
-            read_word_pairs(path), self._tokenizer(cfg), self.dictionary.unk(),
-            str(cfg.multi_piece), name=str(path))
+            read_word_pairs(path),
+            self._tokenizer(cfg),
+            self.dictionary.unk(),
+            str(cfg.multi_piece),
+            name=str(path),
+        )
 
     def _dictionary_path(self, cfg) -> Path:
         if cfg.bilingual_dict and cfg.align_dict and cfg.bilingual_dict != cfg.align_dict:
-            raise ValueError(f"--bilingual-dict {cfg.bilingual_dict} and its old name "
-                             f"--align-dict {cfg.align_dict} disagree; give one")
+            raise ValueError(
+                f"--bilingual-dict {cfg.bilingual_dict} and its old name "
+                f"--align-dict {cfg.align_dict} disagree; give one"
+            )
         given = cfg.bilingual_dict or cfg.align_dict
         if given:
             return Path(given)

@@ -9,6 +9,7 @@ The dictionary is the bilingual-dictionary task's (--bilingual-dict, as ALIGN-ML
 in both directions; only single-piece pairs can substitute tokens. Draws are deterministic per
 (seed, epoch, sample), so a resumed run sees the same data.
 """
+
 import logging
 from dataclasses import dataclass, field
 
@@ -23,11 +24,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DictMLMConfig(BilingualDictionaryConfig):
-    dict_mlm_mode: ChoiceEnum(["input", "target"]) = field(default="input", metadata={
-        "help": "input: show a masked token's translation, predict the token (DICT-MLM-50 of "
-        "the ALIGN-MLM authors); target: predict the translation (Chaudhary et al.)"})
-    dict_mlm_prob: float = field(default=0.5, metadata={
-        "help": "probability that a masked token with a dictionary entry is substituted"})
+    dict_mlm_mode: ChoiceEnum(["input", "target"]) = field(
+        default="input",
+        metadata={
+            "help": "input: show a masked token's translation, predict the token (DICT-MLM-50 of "
+            "the ALIGN-MLM authors); target: predict the translation (Chaudhary et al.)"
+        },
+    )
+    dict_mlm_prob: float = field(
+        default=0.5,
+        metadata={"help": "probability that a masked token with a dictionary entry is substituted"},
+    )
 
 
 @register_task("dict_mlm", dataclass=DictMLMConfig)
@@ -40,15 +47,27 @@ class DictMLMTask(BilingualDictionaryTask):
         super().__init__(cfg, dictionary)
         pairs = self.dictionary_pairs.single_piece_pairs()
         if len(pairs) == 0:
-            raise ValueError("dict_mlm: the dictionary has no pair of single pieces to "
-                             "substitute; check --bilingual-dict")
+            raise ValueError(
+                "dict_mlm: the dictionary has no pair of single pieces to substitute; check --bilingual-dict"
+            )
         self.table, self.counts = translation_table(pairs, len(self.dictionary))
-        logger.info("dict_mlm: mode %s, p=%.2f, %d tokens have a translation",
-                    cfg.dict_mlm_mode, cfg.dict_mlm_prob, (self.counts > 0).sum())
+        logger.info(
+            "dict_mlm: mode %s, p=%.2f, %d tokens have a translation",
+            cfg.dict_mlm_mode,
+            cfg.dict_mlm_prob,
+            (self.counts > 0).sum(),
+        )
 
     def transform_masked(self, src, tgt):
-        common = dict(table=self.table, counts=self.counts, mode=str(self.cfg.dict_mlm_mode),
-                      prob=self.cfg.dict_mlm_prob, pad=self.source_dictionary.pad(),
-                      seed=self.cfg.seed)
-        return (DictSubstitutionDataset(src, tgt, field="source", **common),
-                DictSubstitutionDataset(src, tgt, field="target", **common))
+        common = dict(
+            table=self.table,
+            counts=self.counts,
+            mode=str(self.cfg.dict_mlm_mode),
+            prob=self.cfg.dict_mlm_prob,
+            pad=self.source_dictionary.pad(),
+            seed=self.cfg.seed,
+        )
+        return (
+            DictSubstitutionDataset(src, tgt, field="source", **common),
+            DictSubstitutionDataset(src, tgt, field="target", **common),
+        )

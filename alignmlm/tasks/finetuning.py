@@ -1,5 +1,6 @@
 """What the zero-shot transfer tasks (pos_tagging, nli) share: the pair's tokenizer and
 dictionary, the label set, language ids of derived splits. Not a task by itself."""
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +20,28 @@ logger = logging.getLogger(__name__)
 @dataclass
 class FinetuningConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "directory of the task's split files"})
-    pair: str = field(default=MISSING, metadata={
-        "help": "the prepared pair the model was pretrained on: its bin/dict.txt and spm.model "
-        "tokenize the words"})
+    pair: str = field(
+        default=MISSING,
+        metadata={
+            "help": "the prepared pair the model was pretrained on: its bin/dict.txt and spm.model "
+            "tokenize the words"
+        },
+    )
     labels: str = field(default=MISSING, metadata={"help": "comma-separated label set"})
-    max_positions: int = field(default=128, metadata={
-        "help": "tokens per example, <s> and </s> included (longer ones are cut); must equal "
-        "the pretraining --tokens-per-sample"})
-    derived_suffix: str = field(default="_derived", metadata={
-        "help": "splits whose name ends so are in the derived language: language id 1 for "
-        "models with language embeddings (XLM), 0 otherwise"})
+    max_positions: int = field(
+        default=128,
+        metadata={
+            "help": "tokens per example, <s> and </s> included (longer ones are cut); must equal "
+            "the pretraining --tokens-per-sample"
+        },
+    )
+    derived_suffix: str = field(
+        default="_derived",
+        metadata={
+            "help": "splits whose name ends so are in the derived language: language id 1 for "
+            "models with language embeddings (XLM), 0 otherwise"
+        },
+    )
     seed: int = II("common.seed")
 
 
@@ -62,9 +75,14 @@ class FinetuningTask(FairseqTask):
 
     def add_split(self, split: str, tokens: list, targets: list) -> None:
         lang_id = int(split.endswith(self.cfg.derived_suffix))
-        self.datasets[split] = LabelledDataset(tokens, targets, self.dictionary.pad(),
-                                               shuffle=split.startswith("train"),
-                                               seed=self.cfg.seed, lang_id=lang_id)
+        self.datasets[split] = LabelledDataset(
+            tokens,
+            targets,
+            self.dictionary.pad(),
+            shuffle=split.startswith("train"),
+            seed=self.cfg.seed,
+            lang_id=lang_id,
+        )
 
     def get_batch_iterator(self, dataset, **kwargs):
         # fairseq drops a last batch smaller than --required-batch-size-multiple (default 8;

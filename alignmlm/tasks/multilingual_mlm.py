@@ -11,6 +11,7 @@ input embeddings against the pair's bilingual dictionary (alignmlm.alignment_ben
 the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_nn`,
 `align_paper_p1_nn`, ... (percent), the same numbers alignmlm evaluate-alignment reports.
 """
+
 import logging
 import os
 import re
@@ -46,13 +47,19 @@ ALIGN_METRIC = re.compile(r"^align_\w+_p\d+_(nn|csls)$")  # not the criterion's 
 class MultilingualMLMConfig(MaskedLMConfig):
     langs: str = field(
         default="",
-        metadata={"help": "comma-separated languages, each a subdirectory of the data directory "
-                  "holding binarized splits; default: every such subdirectory (but 'para')"},
+        metadata={
+            "help": "comma-separated languages, each a subdirectory of the data directory "
+            "holding binarized splits; default: every such subdirectory (but 'para')"
+        },
     )
-    eval_alignment: bool = field(default=True, metadata={
-        "help": "at every validation, score the input embeddings' word alignment against the "
-        "prepared pair's bilingual dictionary (held-out and training source words, NN and "
-        "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"})
+    eval_alignment: bool = field(
+        default=True,
+        metadata={
+            "help": "at every validation, score the input embeddings' word alignment against the "
+            "prepared pair's bilingual dictionary (held-out and training source words, NN and "
+            "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"
+        },
+    )
 
 
 def discover_languages(data_path: str) -> list:
@@ -60,12 +67,14 @@ def discover_languages(data_path: str) -> list:
     root = Path(data_path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data directory not found")
-    langs = sorted(d.name for d in root.iterdir()
-                   if d.is_dir() and d.name != PARALLEL_SUBDIR and any(d.glob("*.idx")))
+    langs = sorted(
+        d.name for d in root.iterdir() if d.is_dir() and d.name != PARALLEL_SUBDIR and any(d.glob("*.idx"))
+    )
     if not langs:
         raise FileNotFoundError(
             f"{root}: no language subdirectories with binarized data (LANG/train.idx); "
-            "prepare the data with `alignmlm prepare-pair`")
+            "prepare the data with `alignmlm prepare-pair`"
+        )
     return langs
 
 
@@ -86,11 +95,16 @@ class MultilingualMLMTask(MaskedLMTask):
     def __init__(self, cfg: MultilingualMLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
         if cfg.mask_whole_words:
-            raise ValueError("--mask-whole-words is not supported: it needs fairseq's --bpe "
-                             "settings; the pieces here come from alignmlm.data_prep's sentencepiece")
+            raise ValueError(
+                "--mask-whole-words is not supported: it needs fairseq's --bpe "
+                "settings; the pieces here come from alignmlm.data_prep's sentencepiece"
+            )
         data_path = utils.split_paths(cfg.data)[0]
-        self.langs = ([lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
-                      if cfg.langs else discover_languages(data_path))
+        self.langs = (
+            [lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
+            if cfg.langs
+            else discover_languages(data_path)
+        )
         logger.info("languages: %s", ", ".join(self.langs))
         logger.info(describe(fused_kernels()))
         self.pair = PreparedPair.of_data(data_path)  # None for a plain fairseq data directory
@@ -135,23 +149,37 @@ class MultilingualMLMTask(MaskedLMTask):
         tokens, extra_inputs = self.build_token_dataset(split, epoch, combine)
         pad = self.source_dictionary.pad()
         src, tgt = MaskTokensDataset.apply_mask(
-            tokens, self.source_dictionary, pad_idx=pad, mask_idx=self.mask_idx,
-            seed=self.cfg.seed, mask_prob=self.cfg.mask_prob,
+            tokens,
+            self.source_dictionary,
+            pad_idx=pad,
+            mask_idx=self.mask_idx,
+            seed=self.cfg.seed,
+            mask_prob=self.cfg.mask_prob,
             leave_unmasked_prob=self.cfg.leave_unmasked_prob,
             random_token_prob=self.cfg.random_token_prob,
             freq_weighted_replacement=self.cfg.freq_weighted_replacement,
-            mask_multiple_length=self.cfg.mask_multiple_length, mask_stdev=self.cfg.mask_stdev,
-            skip_masking=self.cfg.skip_masking)
+            mask_multiple_length=self.cfg.mask_multiple_length,
+            mask_stdev=self.cfg.mask_stdev,
+            skip_masking=self.cfg.skip_masking,
+        )
         src, tgt = self.transform_masked(src, tgt)
         with data_utils.numpy_seed(self.cfg.seed):
             shuffle = np.random.permutation(len(src))
-        net_input = {"src_tokens": RightPadDataset(src, pad_idx=pad),
-                     "src_lengths": NumelDataset(src, reduce=False)}
+        net_input = {
+            "src_tokens": RightPadDataset(src, pad_idx=pad),
+            "src_lengths": NumelDataset(src, reduce=False),
+        }
         net_input.update({name: RightPadDataset(ds, pad_idx=0) for name, ds in extra_inputs.items()})
         dataset = NestedDictionaryDataset(
-            {"id": IdDataset(), "net_input": net_input, "target": RightPadDataset(tgt, pad_idx=pad),
-             "nsentences": NumSamplesDataset(), "ntokens": NumelDataset(src, reduce=True)},
-            sizes=[src.sizes])
+            {
+                "id": IdDataset(),
+                "net_input": net_input,
+                "target": RightPadDataset(tgt, pad_idx=pad),
+                "nsentences": NumSamplesDataset(),
+                "ntokens": NumelDataset(src, reduce=True),
+            },
+            sizes=[src.sizes],
+        )
         self.datasets[split] = SortDataset(dataset, sort_order=[shuffle, src.sizes])
 
     def build_token_dataset(self, split, epoch, combine):
@@ -168,6 +196,5 @@ class MultilingualMLMTask(MaskedLMTask):
         per_lang = []
         for lang in langs:
             # the parent resolves DATA/<lang>/<split> and builds blocks with <s> prepended
-            per_lang.append(super()._load_dataset_split(os.path.join(lang, base_split), epoch,
-                                                        combine))
+            per_lang.append(super()._load_dataset_split(os.path.join(lang, base_split), epoch, combine))
         return per_lang[0] if len(per_lang) == 1 else ConcatDataset(per_lang)

@@ -9,6 +9,7 @@ the twins of its pieces). Input: `<s> premise </s> </s> hypothesis </s>` (RoBERT
 An example whose label is outside `--labels` is counted in the log and left out of the loss and
 of the accuracy (accuracy is over the examples with a known label).
 """
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +28,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class NliConfig(FinetuningConfig):
-    data: str = field(default=MISSING, metadata={
-        "help": "directory of {split}.jsonl (premise, hypothesis, label) or {split}.tsv files"})
-    labels: str = field(default="entailment,neutral,contradiction", metadata={
-        "help": "comma-separated label set; examples with other labels are counted and left "
-        "out of loss and accuracy"})
+    data: str = field(
+        default=MISSING,
+        metadata={"help": "directory of {split}.jsonl (premise, hypothesis, label) or {split}.tsv files"},
+    )
+    labels: str = field(
+        default="entailment,neutral,contradiction",
+        metadata={
+            "help": "comma-separated label set; examples with other labels are counted and left "
+            "out of loss and accuracy"
+        },
+    )
 
 
 @register_task("nli", dataclass=NliConfig)
@@ -44,7 +51,8 @@ class NliTask(FinetuningTask):
         if len(found) != 1:
             raise FileNotFoundError(
                 f"{Path(self.cfg.data) / split}.jsonl or .tsv: expected one NLI file for split "
-                f"{split!r}, found {len(found)}")
+                f"{split!r}, found {len(found)}"
+            )
         return found[0]
 
     def sentence_ids(self, text: str) -> list:
@@ -54,13 +62,22 @@ class NliTask(FinetuningTask):
         path = self.split_path(split)
         tokens, targets, unknown, cut = [], [], 0, 0
         for ex in read_nli(path):
-            t, was_cut = encode_pair(self.sentence_ids(ex.premise), self.sentence_ids(ex.hypothesis),
-                                     self.dictionary.bos(), self.dictionary.eos(),
-                                     self.cfg.max_positions)
+            t, was_cut = encode_pair(
+                self.sentence_ids(ex.premise),
+                self.sentence_ids(ex.hypothesis),
+                self.dictionary.bos(),
+                self.dictionary.eos(),
+                self.cfg.max_positions,
+            )
             target = self.label_index.get(ex.label, IGNORE)
             tokens.append(t)
             targets.append(torch.tensor(target))
             unknown, cut = unknown + (target == IGNORE), cut + was_cut
-        logger.info("%s: %d pairs; %d with labels outside the label set (ignored), %d cut by "
-                    "--max-positions", path, len(tokens), unknown, cut)
+        logger.info(
+            "%s: %d pairs; %d with labels outside the label set (ignored), %d cut by --max-positions",
+            path,
+            len(tokens),
+            unknown,
+            cut,
+        )
         self.add_split(split, tokens, targets)

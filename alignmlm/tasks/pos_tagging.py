@@ -7,6 +7,7 @@ sentencepiece model and dictionary (`--pair`); a word written `§word` (the `tra
 data_prep.transform_conllu) takes the twins of its pieces. Labels sit on each word's first
 piece. Labels outside `--labels` (default the 17 UPOS tags) are counted and ignored.
 """
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,15 @@ from ..data.tagging_dataset import encode_tagged
 from .finetuning import FinetuningConfig, FinetuningTask
 
 logger = logging.getLogger(__name__)
-UPOS = ("ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X")
+UPOS = "ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X"
 
 
 @dataclass
 class PosTaggingConfig(FinetuningConfig):
     data: str = field(default=MISSING, metadata={"help": "directory of {split}.conllu files"})
-    labels: str = field(default=UPOS, metadata={
-        "help": "comma-separated label set (default: the 17 UPOS tags)"})
+    labels: str = field(
+        default=UPOS, metadata={"help": "comma-separated label set (default: the 17 UPOS tags)"}
+    )
 
 
 @register_task("pos_tagging", dataclass=PosTaggingConfig)
@@ -38,11 +40,24 @@ class PosTaggingTask(FinetuningTask):
         tokens, targets, unknown, cut, words = [], [], 0, 0, 0
         for sentence_words, labels in tagged_words(path):
             t, y, n_unknown, n_cut = encode_tagged(
-                sentence_words, labels, self.word_ids, self.label_index,
-                self.dictionary.bos(), self.dictionary.eos(), self.cfg.max_positions)
+                sentence_words,
+                labels,
+                self.word_ids,
+                self.label_index,
+                self.dictionary.bos(),
+                self.dictionary.eos(),
+                self.cfg.max_positions,
+            )
             tokens.append(t)
             targets.append(y)
             unknown, cut, words = unknown + n_unknown, cut + n_cut, words + len(sentence_words)
-        logger.info("%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
-                    "%d cut by --max-positions", path, len(tokens), words, unknown, cut)
+        logger.info(
+            "%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
+            "%d cut by --max-positions",
+            path,
+            len(tokens),
+            words,
+            unknown,
+            cut,
+        )
         self.add_split(split, tokens, targets)

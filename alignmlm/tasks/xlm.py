@@ -9,6 +9,7 @@ Parallel data: DATA/para/{split}.L1-L2.{L1,L2} (what data_prep.prepare_pair writ
 synthetic pair). A seeded random --tlm-fraction of its sentence pairs become TLM samples
 (its default is the ALIGN-MLM authors' code's).
 """
+
 import logging
 import os
 from contextlib import nullcontext
@@ -30,9 +31,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class XLMConfig(MultilingualMLMConfig):
-    tlm_fraction: float = field(default=0.25, metadata={
-        "help": "share of the parallel sentence pairs that also appear as TLM samples "
-        "(seeded); 0 turns TLM off (MLM with language embeddings only)"})
+    tlm_fraction: float = field(
+        default=0.25,
+        metadata={
+            "help": "share of the parallel sentence pairs that also appear as TLM samples "
+            "(seeded); 0 turns TLM off (MLM with language embeddings only)"
+        },
+    )
 
 
 @register_task("xlm", dataclass=XLMConfig)
@@ -49,8 +54,10 @@ class XLMTask(MultilingualMLMTask):
         objective is configured with the same `model._name` (roberta_tiny -> roberta_lang_tiny)."""
         num_langs = getattr(cfg, "num_langs", None) or 0
         if 0 < num_langs < len(self.langs):
-            raise ValueError(f"--num-langs {num_langs} is smaller than the {len(self.langs)} "
-                             f"languages of the data ({', '.join(self.langs)})")
+            raise ValueError(
+                f"--num-langs {num_langs} is smaller than the {len(self.langs)} "
+                f"languages of the data ({', '.join(self.langs)})"
+            )
         with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
             arch = language_embedding_arch(getattr(cfg, "_name", None) or cfg.arch)
             cfg._name = arch
@@ -64,8 +71,7 @@ class XLMTask(MultilingualMLMTask):
         base_split, langs = split_languages(split, self.langs)
         tokens, lang_ids, positions = [], [], []
         for lang in langs:  # MLM streams
-            blocks = self._load_dataset_split(f"{split}_{lang}" if len(langs) > 1 else split,
-                                              epoch, combine)
+            blocks = self._load_dataset_split(f"{split}_{lang}" if len(langs) > 1 else split, epoch, combine)
             tokens.append(blocks)
             lang_ids.append(ConstantTokenDataset(blocks, self.langs.index(lang)))
             positions.append(PositionDataset(blocks))
@@ -86,17 +92,34 @@ class XLMTask(MultilingualMLMTask):
         source = data_utils.load_indexed_dataset(f"{prefix}.{l1}", self.source_dictionary)
         target = data_utils.load_indexed_dataset(f"{prefix}.{l2}", self.source_dictionary)
         if source is None or target is None:
-            raise FileNotFoundError(f"TLM needs parallel data {prefix}.{{{l1},{l2}}}.bin; "
-                                    "prepare a synthetic pair, or pass --tlm-fraction 0")
+            raise FileNotFoundError(
+                f"TLM needs parallel data {prefix}.{{{l1},{l2}}}.bin; "
+                "prepare a synthetic pair, or pass --tlm-fraction 0"
+            )
         if len(source) != len(target):
-            raise ValueError(f"parallel files differ in line count: {prefix}.{l1} has "
-                             f"{len(source)} sentences, {prefix}.{l2} has {len(target)}")
+            raise ValueError(
+                f"parallel files differ in line count: {prefix}.{l1} has "
+                f"{len(source)} sentences, {prefix}.{l2} has {len(target)}"
+            )
         with data_utils.numpy_seed(self.cfg.seed, 7919):
             chosen = np.random.permutation(len(source))[: int(round(self.cfg.tlm_fraction * len(source)))]
         fits = source.sizes[chosen] + target.sizes[chosen] + 1 <= self.cfg.tokens_per_sample
-        logger.info("TLM %s: %d of %d sentence pairs (%d longer than %d tokens left out)",
-                    split, fits.sum(), len(source), (~fits).sum(), self.cfg.tokens_per_sample)
-        return {field_name: ParallelPairDataset(source, target, np.sort(chosen[fits]),
-                                                self.source_dictionary.bos(), langs=(0, 1),
-                                                field=field_name)
-                for field_name in ParallelPairDataset.FIELDS}
+        logger.info(
+            "TLM %s: %d of %d sentence pairs (%d longer than %d tokens left out)",
+            split,
+            fits.sum(),
+            len(source),
+            (~fits).sum(),
+            self.cfg.tokens_per_sample,
+        )
+        return {
+            field_name: ParallelPairDataset(
+                source,
+                target,
+                np.sort(chosen[fits]),
+                self.source_dictionary.bos(),
+                langs=(0, 1),
+                field=field_name,
+            )
+            for field_name in ParallelPairDataset.FIELDS
+        }
