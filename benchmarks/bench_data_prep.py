@@ -11,7 +11,6 @@
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from alignmlm.data_prep.corpus import read_sentences
 from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary
 from alignmlm.data_prep.transforms import PieceSentenceTransform, split_final_punctuation
+from alignmlm.pair import PreparedPair
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def bench_pipeline(corpus: Path, tmp: Path) -> None:
         capture_output=True,
     )
     wall = time.perf_counter() - start
-    seconds = json.loads((out / "pair.json").read_text())["stats"]["seconds"]
+    seconds = PreparedPair.load(out).manifest["stats"]["seconds"]
     print(f"whole pipeline (trans+inv, --workers 2): {wall:.1f} s wall (target 60 s: ratio {wall / 60:.2f})")
     for step, value in seconds.items():
         if step != "total":
