@@ -5,6 +5,7 @@ benchmarks and the tests all use these files; nothing restates their values)."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def compose(objective: str, overrides: list[str] | tuple = (), config_dir: Path 
         )
     register()
     hydra_init(BASE_CONFIG)
+    logging.getLogger("hydra").setLevel(logging.INFO)  # its DEBUG notes on every composition
     with (
         initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.1"),
         warnings.catch_warnings(),
