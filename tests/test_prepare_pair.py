@@ -260,3 +260,75 @@ def test_conllu_malformed_line_names_file_and_line(tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "bad.conllu:3: expected 10 tab-separated CoNLL-U columns" in proc.stderr
+
+
+# ---------------------------------------------------------------- nothing the user wrote is lost
+
+
+def test_overwrite_never_deletes_inputs_or_foreign_files(tiny_corpus, tmp_path):
+    """--overwrite once removed the whole --out: the corpus inside it, or unrelated files."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(tiny_corpus.read_bytes())
+    proc = prepare_pair(
+        "--corpus", corpus, "--transform", "inv", "--out", tmp_path, "--overwrite", check=False
+    )
+    assert proc.returncode == 2 and f"input {corpus} lies inside --out {tmp_path}" in proc.stderr
+    assert corpus.read_bytes() == tiny_corpus.read_bytes()
+
+    runs = tmp_path / "runs"
+    (runs / "model").mkdir(parents=True)
+    (runs / "model" / "checkpoint_last.pt").write_bytes(b"weights")
+    proc = prepare_pair(
+        "--corpus", tiny_corpus, "--transform", "inv", "--out", runs, "--overwrite", check=False
+    )
+    assert proc.returncode == 2 and "is not empty and is not a prepared pair" in proc.stderr
+    assert "never deletes files it did not write" in proc.stderr
+    assert (runs / "model" / "checkpoint_last.pt").read_bytes() == b"weights"
+
+
+def test_overwrite_of_a_pair_keeps_files_it_did_not_write(tiny_corpus, tmp_path):
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    (pair / "pair.json").write_text(json.dumps({"settings": {"transform": "trans"}, "complete": True}))
+    (pair / "notes.md").write_text("mine")
+    proc = prepare_pair(
+        "--corpus", tiny_corpus, "--transform", "inv", "--out", pair, "--overwrite", check=False
+    )
+    assert proc.returncode == 2 and "holds files a preparation does not write (notes.md)" in proc.stderr
+    assert (pair / "notes.md").read_text() == "mine" and "trans" in (pair / "pair.json").read_text()
+
+
+def test_a_second_preparation_of_the_same_out_stops_at_once(tiny_corpus, tmp_path):
+    import fcntl
+
+    out = tmp_path / "pair"
+    out.mkdir()
+    with open(out / ".prepare.lock", "w") as lock:  # as a running prepare-pair holds it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = prepare_pair("--corpus", tiny_corpus, "--transform", "inv", "--out", out, check=False)
+    assert proc.returncode == 2 and "another prepare-pair is writing this directory" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".prepare.lock"]  # nothing written, nothing removed
+
+
+def test_transform_conllu_refuses_to_replace_its_input(tmp_path):
+    source = tmp_path / "train.conllu"
+    text = "1\tHello\thello\tINTJ\t_\t_\t0\troot\t_\t_\n\n"
+    source.write_text(text, encoding="utf-8")
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "transform-conllu",
+            "--input",
+            source,
+            "--output",
+            source,
+            "--transform",
+            "trans+inv",
+            "--overwrite",
+        ],
+        check=False,
+    )
+    assert proc.returncode == 2 and "is the --input file" in proc.stderr
+    assert source.read_text(encoding="utf-8") == text

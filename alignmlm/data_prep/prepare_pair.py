@@ -20,19 +20,23 @@ Output (OUT/):
   bin/LANG/{train,valid}.*  monolingual binarized streams      (--data for fairseq-train: OUT/bin)
   bin/para/{train,valid}.L1-L2.*  sentence-aligned pairs for TLM (synthetic pairs)
 
-An OUT that holds anything else, or a pair made with other settings, is never overwritten
-unless --overwrite is given; the same command run twice does nothing the second time.
+OUT must be new, empty or a prepared pair; one OUT takes one preparation at a time. A pair made
+with other settings is replaced only with --overwrite, and then only the files listed above;
+a directory holding anything else is refused. The same command run twice does nothing the
+second time.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import shutil
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -55,6 +59,7 @@ from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
+LOCK = ".prepare.lock"  # held while a preparation writes OUT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="processes for fairseq-preprocess (--workers) and threads for sentencepiece training",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace OUT even if it holds other data")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the prepared pair in OUT even if it was made with other settings (only the "
+        "files a preparation writes; a directory holding anything else is refused)",
+    )
     return p
 
 
@@ -168,35 +178,68 @@ def settings(args: argparse.Namespace, kind: str) -> dict:
     }
 
 
-def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
-    """Returns False when OUT already holds this exact pair (nothing to do)."""
-    manifest = out / MANIFEST
-    if out.exists() and any(out.iterdir()):
-        if manifest.is_file():
-            old = json.loads(manifest.read_text())
-            if old.get("settings") == wanted and old.get("complete") and not overwrite:
-                return False
-            differ = sorted(
-                k
-                for k in set(wanted) | set(old.get("settings", {}))
-                if wanted.get(k) != old.get("settings", {}).get(k)
-            )
-            reason = (
-                f"was made with other settings ({', '.join(differ)} differ)"
-                if differ
-                else "holds an unfinished run of these settings"
-            )
-            if differ and not overwrite:
-                raise FileExistsError(
-                    f"{out} {reason}; choose another --out or pass --overwrite to replace it"
-                )
-        elif not overwrite:
-            raise FileExistsError(
-                f"{out} is not empty and is not a prepared pair; choose an "
-                "empty --out or pass --overwrite to replace its contents"
-            )
-        shutil.rmtree(out)
+# Everything a preparation writes into OUT: --overwrite removes these and nothing else.
+WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK)
+
+
+@contextmanager
+def exclusive(out: Path):
+    """Hold OUT for one preparation: a second prepare-pair on the same OUT stops at once instead
+    of deleting the first one's work in progress (an advisory lock, released on any exit)."""
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(
+                f"{out}: another prepare-pair is writing this directory; wait for it or choose another --out"
+            ) from None
+        yield
+
+
+def check_inputs_outside(out: Path, inputs: list[Path]) -> None:
+    for path in inputs:
+        if path.resolve().is_relative_to(out.resolve()):
+            raise ValueError(
+                f"input {path} lies inside --out {out}, which a preparation writes: keep the "
+                "inputs outside the output directory"
+            )
+
+
+def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
+    """Returns False when OUT already holds this exact pair (nothing to do). OUT must be new,
+    empty or a prepared pair; --overwrite replaces only the files a preparation writes."""
+    manifest = out / MANIFEST
+    present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if any(name != LOCK for name in present):
+        if not manifest.is_file():
+            raise FileExistsError(
+                f"{out} is not empty and is not a prepared pair; choose an empty or new --out "
+                "(prepare-pair never deletes files it did not write)"
+            )
+        foreign = [name for name in present if name not in WRITTEN]
+        if foreign:
+            raise FileExistsError(
+                f"{out} holds files a preparation does not write ({', '.join(foreign)}); move "
+                "them elsewhere or choose another --out"
+            )
+        old = json.loads(manifest.read_text())
+        if old.get("settings") == wanted and old.get("complete") and not overwrite:
+            return False
+        differ = sorted(
+            k
+            for k in set(wanted) | set(old.get("settings", {}))
+            if wanted.get(k) != old.get("settings", {}).get(k)
+        )
+        if differ and not overwrite:
+            raise FileExistsError(
+                f"{out} was made with other settings ({', '.join(differ)} differ); choose another "
+                "--out or pass --overwrite to replace this prepared pair"
+            )
+        for name in present:  # an unfinished run of these settings, or --overwrite
+            if name != LOCK:
+                target = out / name
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
     manifest.write_text(json.dumps({"settings": wanted, "complete": False}, indent=2))
     return True
 
@@ -373,6 +416,12 @@ def prepare(args: argparse.Namespace) -> Path:
     kind = check_args(args)
     wanted = settings(args, kind)
     out = args.out
+    check_inputs_outside(out, [Path(p) for p in wanted["inputs"]])
+    with exclusive(out):
+        return prepare_in(args, kind, wanted, out)
+
+
+def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, out: Path) -> Path:
     if not claim_output(out, wanted, args.overwrite):
         logger.info("%s already holds this pair with the same settings; nothing to do", out)
         return out

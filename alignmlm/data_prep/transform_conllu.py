@@ -51,6 +51,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     args = p.parse_args(argv)
+    if args.output.exists() and args.input.exists() and args.output.samefile(args.input):
+        print(
+            f"error: --output {args.output} is the --input file; write the derived data elsewhere",
+            file=sys.stderr,
+        )
+        return 2
     if args.output.exists() and not args.overwrite:
         print(f"error: {args.output} exists; pass --overwrite to replace it", file=sys.stderr)
         return 2
