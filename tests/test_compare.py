@@ -183,6 +183,21 @@ def test_compare_refuses_bad_seeds_and_objectives(tmp_path):
     ):
         assert message in refused(*base, "--seeds", seeds)
     assert "--objectives is empty" in refused(*base, "--objectives", ",")
+    # a repeated objective would be a second row of the same cells (and a spurious correlation)
+    assert "repeats align_mlm" in refused(*base, "--objectives", "mlm,align_mlm,align_mlm")
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_refuses_two_pairs_that_would_share_cells(manifest_pair, tmp_path):
+    import shutil
+
+    first, other = tmp_path / "en_trans_inv", tmp_path / "another_trans_inv"
+    for pair in (first, other):
+        shutil.copytree(manifest_pair, pair)
+        (pair / "bin" / "dict.txt").write_text("▁the 10\n")  # what the pair's fingerprint reads
+    base = ["--pos", tmp_path, "--pos", tmp_path, "--out", tmp_path / "out"]
+    message = refused("--pair", first, "--pair", other, *base)
+    assert f"--pair {other} and --pair {first} are both 'trans+inv'" in message
     assert not (tmp_path / "out").exists()
 
 

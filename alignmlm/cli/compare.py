@@ -560,22 +560,35 @@ def main(argv=None) -> int:
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     if not objectives:
         raise SystemExit("error: --objectives is empty: nothing to compare")
+    repeated = sorted({o for o in objectives if objectives.count(o) > 1})
+    if repeated:
+        raise SystemExit(
+            f"error: --objectives {args.objectives!r} repeats {', '.join(repeated)}: each objective is "
+            "one row, and a repeat would be counted as another cell"
+        )
     if args.jobs < 1:
         raise SystemExit(f"error: --jobs must be at least 1, got {args.jobs}")
     tasks = ["pos"] + ["nli"] * bool(args.nli)
-    fingerprints, cells = {}, []
+    fingerprints, cells, pair_of_transform = {}, [], {}
     for k, pair in enumerate(args.pair):
         try:
             prepared = PreparedPair.load(pair)
         except PairError as err:
             raise SystemExit(f"error: --pair {err}") from None
+        transform = prepared.transform or prepared.root.name
+        if transform in pair_of_transform:  # its cells would be the other pair's directories
+            raise SystemExit(
+                f"error: --pair {pair} and --pair {pair_of_transform[transform]} are both "
+                f"{transform!r}: a cell is objective x transform x seed, so the second pair's "
+                "results would be the first's; compare them in separate --out directories"
+            )
+        pair_of_transform[transform] = pair
         fingerprints[("pair", k)] = prepared.fingerprint()
         for t in tasks:
             data = getattr(args, t)[k]
             if not data.is_dir():
                 raise SystemExit(f"error: --{t} {data}: directory not found")
             fingerprints[(t, k)] = fingerprint(data)
-        transform = prepared.transform or prepared.root.name
         cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
     if args.only_cell:
         cells = [c for c in cells if c.dir.name == args.only_cell]
