@@ -255,3 +255,19 @@ def test_compare_submits_each_cell_to_slurm_and_collects(localhost_cluster, tiny
         name = f"] {objective} × trans+inv × seed 1"
         assert f"{name}: pretrain: " in job_log and f"{name}: POS B_Z / B_S: " in job_log
         assert f"] {other} × trans+inv" not in job_log
+
+
+def test_compare_refuses_task_data_of_another_transform(manifest_pair, tmp_path):
+    """POS data derived with `trans` for a `trans+inv` pair once gave a Δ of +4.1 where the real
+    cell is about -52: its derived language was not the model's."""
+    import shutil
+
+    pair = tmp_path / "en_trans_inv"
+    shutil.copytree(manifest_pair, pair)
+    (pair / "bin" / "dict.txt").write_text("▁the 10\n")
+    pos = tmp_path / "pos"
+    pos.mkdir()
+    (pos / "task_data.json").write_text('{"transform": "trans", "seed": 1}')
+    message = refused("--pair", pair, "--pos", pos, "--out", tmp_path / "out")
+    assert message.startswith(f"error: --pos {pos} was derived with transform trans (the pair's: trans+inv)")
+    assert not (tmp_path / "out").exists()

@@ -332,3 +332,29 @@ def test_transform_conllu_refuses_to_replace_its_input(tmp_path):
     )
     assert proc.returncode == 2 and "is the --input file" in proc.stderr
     assert source.read_text(encoding="utf-8") == text
+
+
+def test_task_data_records_its_transform(tmp_path):
+    source = tmp_path / "conllu"
+    source.mkdir()
+    for name in ("train", "dev", "test"):
+        (source / f"{name}.conllu").write_text(
+            "1\tHello\thello\tINTJ\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8"
+        )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "alignmlm",
+            "prepare-pos",
+            "--conllu-dir",
+            source,
+            "--transform",
+            "inv",
+            "--seed",
+            "3",
+            "--out",
+            tmp_path / "pos",
+        ]
+    )
+    assert json.loads((tmp_path / "pos" / "task_data.json").read_text()) == {"transform": "inv", "seed": 3}

@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from alignmlm.cli import finetune, slurm_cells, train
+from alignmlm.data_prep.task_data import RECORD as TASK_RECORD
+from alignmlm.data_prep.task_data import check_matches_pair
 from alignmlm.fairseq_log import read_records
 from alignmlm.pair import PairError, PreparedPair
 
@@ -87,9 +89,10 @@ def parse_seeds(text: str) -> list:
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 over a task data directory's files (names and contents): what decides the results."""
+    """sha256 over a task data directory's files (names and contents): what decides the results
+    (its transform record is checked apart, and leaves older cells' fingerprints as they were)."""
     h = hashlib.sha256()
-    for f in sorted(f for f in path.rglob("*") if f.is_file()):
+    for f in sorted(f for f in path.rglob("*") if f.is_file() and f.name != TASK_RECORD):
         h.update(str(f.relative_to(path)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -588,6 +591,12 @@ def main(argv=None) -> int:
             data = getattr(args, t)[k]
             if not data.is_dir():
                 raise SystemExit(f"error: --{t} {data}: directory not found")
+            try:
+                warning = check_matches_pair(data, prepared)
+            except ValueError as err:
+                raise SystemExit(f"error: --{t} {err}") from None
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
             fingerprints[(t, k)] = fingerprint(data)
         cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
     if args.only_cell:

@@ -33,8 +33,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from alignmlm import PLUGIN_DIR
+from alignmlm.data_prep.task_data import check_matches_pair
 from alignmlm.fairseq_log import read_records
 from alignmlm.models.architectures import size_name
+from alignmlm.pair import PreparedPair
 
 # transfer task -> (fairseq task, criterion, fine-tuning model family)
 TASKS = {
@@ -248,6 +250,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.checkpoint.is_file():
         raise SystemExit(f"error: {args.checkpoint}: checkpoint not found")
+    try:
+        warning = check_matches_pair(args.data, PreparedPair.load(args.pair))
+    except ValueError as err:  # PairError included
+        raise SystemExit(f"error: {err}") from None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         result = transfer(
             args.task,

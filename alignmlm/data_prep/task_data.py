@@ -1,9 +1,13 @@
 """What the task-data converters (prepare_pos, prepare_nli) share: the flags of the derived
-language and of the output folder, and how they fail (a message naming the file, status 2)."""
+language and of the output folder, how they fail (a message naming the file, status 2), and the
+record of the transform they applied, which fine-tuning checks against the pretraining pair."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+RECORD = "task_data.json"  # {"transform": ..., "seed": ...} of the derived splits
 
 
 def argument_parser(doc: str) -> argparse.ArgumentParser:
@@ -28,4 +32,27 @@ def write_splits(args: argparse.Namespace, write) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    (args.out / RECORD).write_text(json.dumps({"transform": args.transform, "seed": args.seed}) + "\n")
     return 0
+
+
+def check_matches_pair(data: Path, pair) -> str | None:
+    """Refuse (ValueError) task data derived with another transform or seed than the prepared
+    `pair` the model was pretrained on: its "derived language" would not be the model's. Returns
+    a warning for data without a record (made by hand or by an older version), else None."""
+    record_path = data / RECORD
+    if not record_path.is_file():
+        return f"{data} has no {RECORD}: its transform cannot be checked against {pair.root}"
+    record = json.loads(record_path.read_text())
+    wanted = {"transform": pair.transform, "seed": pair.settings.get("seed")}
+    differ = [
+        f"{key} {record.get(key)} (the pair's: {wanted[key]})"
+        for key in wanted
+        if record.get(key) != wanted[key]
+    ]
+    if pair.transform is not None and differ:
+        raise ValueError(
+            f"{data} was derived with {'; '.join(differ)}: its derived language is not the one "
+            f"{pair.root} pretrains on; prepare it again with the pair's --transform and --seed"
+        )
+    return None
