@@ -83,28 +83,30 @@ TINY_TRAIN = [
 ]
 
 
+def train_command(objective, data, save_dir, *flags, overrides=()) -> list:
+    """The argv of `alignmlm train --objective OBJECTIVE` on DATA into SAVE_DIR with TINY_TRAIN;
+    FLAGS are more of its own flags (given after TINY_TRAIN, so they win); OVERRIDES (hydra's
+    key=value) go after `--`."""
+    return [
+        sys.executable,
+        "-m",
+        "alignmlm",
+        "train",
+        "--objective",
+        objective,
+        "--data",
+        str(data),
+        "--save-dir",
+        str(save_dir),
+        *TINY_TRAIN,
+        *map(str, flags),
+        *(["--", *overrides] if overrides else []),
+    ]
+
+
 def train(objective, data, save_dir, *flags, check=True, overrides=()) -> subprocess.CompletedProcess:
-    """`alignmlm train --objective OBJECTIVE` on DATA into SAVE_DIR with TINY_TRAIN; FLAGS are more
-    of its own flags (given after TINY_TRAIN, so they win); OVERRIDES (hydra's key=value) go after
-    `--`."""
-    return run(
-        [
-            sys.executable,
-            "-m",
-            "alignmlm",
-            "train",
-            "--objective",
-            objective,
-            "--data",
-            data,
-            "--save-dir",
-            save_dir,
-            *TINY_TRAIN,
-            *flags,
-            *(["--", *overrides] if overrides else []),
-        ],
-        check=check,
-    )
+    """Run train_command(...) and return the finished process."""
+    return run(train_command(objective, data, save_dir, *flags, overrides=overrides), check=check)
 
 
 # the fine-tuning runs of the tests, per transfer task: fairseq task, criterion, model and schedule

@@ -4,49 +4,20 @@ checkpoint_last.pt and ends where an uninterrupted run with the same seed ends."
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, train_command
 
 from alignmlm.fairseq_log import read_records
 
-SETTINGS = [
-    "--tokens-per-sample",
-    "64",
-    "--max-tokens",
-    "1024",
-    "--warmup-updates",
-    "5",
-    "--max-update",
-    "60",
-    "--save-interval-updates",
-    "20",
-    "--log-interval",
-    "10",
-    "--lr",
-    "2e-3",
-    "--",
-    "dataset.disable_validation=true",
-]  # validation is not what is tested
+FLAGS = ["--max-tokens", "1024", "--max-update", "60", "--save-interval-updates", "20"]
 
 
 def command(objective, pair, save_dir):
-    return [
-        sys.executable,
-        "-m",
-        "alignmlm",
-        "train",
-        "--objective",
-        objective,
-        "--data",
-        str(pair),
-        "--save-dir",
-        str(save_dir),
-        *SETTINGS,
-    ]
+    # validation is not what is tested
+    return train_command(objective, pair, save_dir, *FLAGS, overrides=["dataset.disable_validation=true"])
 
 
 def start(objective, pair, save_dir):

@@ -13,6 +13,7 @@ it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt when it is the same
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import subprocess
 import sys
@@ -49,9 +50,14 @@ SETTINGS = {
 LIST_SETTINGS = {"optimization.lr", "optimization.update_freq"}  # fairseq keeps one per epoch
 
 
+@functools.cache
+def base_config() -> dict:
+    return yaml.safe_load((CONFIG_DIR / f"{BASE_CONFIG}.yaml").read_text())
+
+
 def base_value(key: str):
     """The value configs/pretrain.yaml gives `key`, or None where it keeps fairseq's default."""
-    node = yaml.safe_load((CONFIG_DIR / f"{BASE_CONFIG}.yaml").read_text())
+    node = base_config()
     for part in key.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node[0] if isinstance(node, list) else node
