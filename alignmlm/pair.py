@@ -16,12 +16,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InputError
+
 MANIFEST = "pair.json"
 FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
 PARALLEL_SUBDIR = "para"  # bin/para/: the sentence-aligned streams of a synthetic pair
 
 
-class PairError(ValueError):
+class PairError(InputError):
     """A directory that is not a usable prepared pair; the message says why and what to do."""
 
 

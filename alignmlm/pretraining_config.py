@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from . import CONFIG_DIR, register
+from .errors import InputError
 
 BASE_CONFIG = "pretrain"
 GROUPS = ("objective", "run", "size", "precision")
@@ -29,7 +30,7 @@ def compose(objective: str, overrides: list[str] | tuple = (), config_dir: Path 
     from hydra import initialize_config_dir
 
     if objective not in choices("objective", config_dir):
-        raise ValueError(
+        raise InputError(
             f"objective {objective!r}: expected one of {', '.join(choices('objective', config_dir))}"
         )
     register()

@@ -31,6 +31,25 @@ def run(args, check=True, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+def refusal(command: str, *argv) -> str:
+    """The one `error:` line `alignmlm COMMAND ARGV` stops with, run in this process through the
+    entry point users call; asserts the exit status 2 and that no traceback was printed."""
+    import contextlib
+    import io
+
+    from alignmlm.__main__ import main
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = main([command, *map(str, argv)])
+    text = stderr.getvalue()
+    assert status == 2, f"exit status {status}, stderr:\n{text}"
+    assert "Traceback" not in text, text
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert errors, text
+    return errors[-1]
+
+
 def fairseq_finetune(data, save_dir: Path, *args, check=True) -> subprocess.CompletedProcess:
     """fairseq-train of the plugin on task data: Adam, polynomial decay, sequence length 64 (as
     the `pretrained` checkpoint), JSON log in SAVE_DIR/train.log; ARGS: task, model, schedule."""

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run
+from conftest import refusal, run
 
 
 @pytest.mark.slow
@@ -162,13 +162,8 @@ def test_plot_falls_back_to_held_out_p1_and_marks_tasks(monkeypatch, tmp_path):
 
 
 def refused(*argv) -> str:
-    """The error `alignmlm compare ARGV` stops with before it trains anything (run in this
-    process: alignmlm's entry point, as the command calls it)."""
-    from alignmlm.__main__ import main
-
-    with pytest.raises(SystemExit) as raised:
-        main(["compare", *map(str, argv)])
-    return str(raised.value)
+    """The error `alignmlm compare ARGV` stops with before it trains anything."""
+    return refusal("compare", *argv)
 
 
 def test_compare_refuses_bad_seeds_and_objectives(tmp_path):

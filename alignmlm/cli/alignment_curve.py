@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 
 
@@ -34,6 +35,7 @@ def curve(save_dir: Path, metric: str) -> dict:
     return points
 
 
+@reported
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(

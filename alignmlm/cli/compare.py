@@ -43,6 +43,7 @@ import numpy as np
 from alignmlm.cli import finetune, slurm_cells, train
 from alignmlm.data_prep.task_data import RECORD as TASK_RECORD
 from alignmlm.data_prep.task_data import check_matches_pair
+from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.pair import PairError, PreparedPair
 
@@ -554,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@reported
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)

@@ -23,6 +23,7 @@ import json
 import sys
 from pathlib import Path
 
+from alignmlm.errors import reported
 from alignmlm.pair import PairError, PreparedPair
 
 
@@ -83,6 +84,7 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
     }
 
 
+@reported
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint of this plugin")

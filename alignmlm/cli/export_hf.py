@@ -39,6 +39,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from alignmlm.errors import reported
+
 try:  # the tokenizer below is written into OUT; without transformers main() stops first
     from transformers import AddedToken, PreTrainedTokenizer
 except ImportError:
@@ -732,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@reported
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # before fairseq is imported: its import would set up INFO logging on stderr

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from alignmlm import PLUGIN_DIR
 from alignmlm.data_prep.task_data import check_matches_pair
+from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.models.architectures import size_name
 from alignmlm.pair import PreparedPair
@@ -228,6 +229,7 @@ def transfer(
     return result
 
 
+@reported
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=sorted(TASKS), required=True, help="transfer task")

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from alignmlm import CONFIG_DIR, PLUGIN_DIR
+from alignmlm.errors import reported
 from alignmlm.pair import PARALLEL_SUBDIR, PairError, PreparedPair
 from alignmlm.pretraining_config import BASE_CONFIG, choices
 
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@reported
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []

@@ -18,6 +18,7 @@ from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
 
 from ..alignment import WeightSchedule, bag_means, pair_loss
+from ..errors import InputError
 from ..models.embeddings import input_embedding_matrix
 from ..tasks.bilingual_dictionary import AlignMLMTask
 
@@ -50,7 +51,7 @@ class AlignMLMLoss(MaskedLmLoss):
     def __init__(self, cfg: AlignMLMCriterionConfig, task):
         super().__init__(cfg, task)
         if not isinstance(task, AlignMLMTask):
-            raise ValueError(
+            raise InputError(
                 f"--criterion align_mlm needs --task align_mlm (got "
                 f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only"
             )

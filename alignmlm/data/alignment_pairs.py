@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def word_tokenizer(dictionary, units: str, spm_model=None) -> Callable[[str], li
     if units == "pieces":
         return lambda token: [dictionary.index(token)]
     if spm_model is None or not Path(spm_model).is_file():
-        raise ValueError(f"dictionary units 'words' need a sentencepiece model (--spm-model); "
+        raise InputError(f"dictionary units 'words' need a sentencepiece model (--spm-model); "
                          f"not found: {spm_model}")
     import sentencepiece as spm
 
@@ -65,7 +66,7 @@ def build_pair_bags(word_pairs: Sequence[tuple[str, str]], token_ids: Callable[[
     Zero usable pairs is an error, never a silent zero loss.
     """
     if multi_piece not in ("mean", "skip"):
-        raise ValueError(f"multi_piece must be 'mean' or 'skip', got {multi_piece!r}")
+        raise InputError(f"multi_piece must be 'mean' or 'skip', got {multi_piece!r}")
     sources, targets, oov_examples = [], [], []
     stats = {"pairs": len(word_pairs), "single_piece": 0, "multi_piece": 0,
              "skipped_multi_piece": 0, "oov": 0}
@@ -91,7 +92,7 @@ def build_pair_bags(word_pairs: Sequence[tuple[str, str]], token_ids: Callable[[
                 stats["single_piece"], stats["multi_piece"], stats["skipped_multi_piece"],
                 stats["oov"], f" (e.g. {'; '.join(oov_examples)})" if oov_examples else "")
     if not sources:
-        raise ValueError(f"{name}: none of its {len(word_pairs)} pairs is usable (out of "
+        raise InputError(f"{name}: none of its {len(word_pairs)} pairs is usable (out of "
                          f"vocabulary: {stats['oov']}, skipped multi-piece: "
                          f"{stats['skipped_multi_piece']}); e.g. {'; '.join(oov_examples)}. "
                          "Is it the dictionary of this data, with the right --dict-units?")

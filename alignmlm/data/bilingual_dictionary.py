@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .text_file import read_utf8
+from ..errors import InputError
 
 
 def read_word_pairs(path: Path | str) -> list[tuple[str, str]]:
@@ -18,13 +19,13 @@ def read_word_pairs(path: Path | str) -> list[tuple[str, str]]:
         if not fields:
             continue
         if len(fields) != 2:
-            raise ValueError(
+            raise InputError(
                 f"{path}:{lineno}: expected 2 whitespace-separated fields 'word translation', "
                 f"got {len(fields)}: {line.strip()[:80]!r}"
             )
         pairs.append((fields[0], fields[1]))
     if not pairs:
-        raise ValueError(f"{path}: bilingual dictionary is empty")
+        raise InputError(f"{path}: bilingual dictionary is empty")
     return pairs
 
 

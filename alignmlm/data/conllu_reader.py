@@ -4,6 +4,7 @@ from pathlib import Path
 import conllu
 
 from .text_file import read_utf8
+from ..errors import InputError
 
 
 def parse_conllu(path: Path) -> list:
@@ -11,12 +12,12 @@ def parse_conllu(path: Path) -> list:
     text = read_utf8(path, "CoNLL-U file")
     for lineno, line in enumerate(text.splitlines(), 1):
         if line and not line.startswith("#") and len(line.split("\t")) != 10:
-            raise ValueError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
+            raise InputError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
                              f"{len(line.split(chr(9)))}: {line[:80]!r}")
     try:
         return conllu.parse(text)
     except conllu.exceptions.ParseException as err:
-        raise ValueError(f"{path}: malformed CoNLL-U: {err}") from None
+        raise InputError(f"{path}: malformed CoNLL-U: {err}") from None
 
 
 def tagged_words(path: Path, column: str = "upos") -> list:

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset
+from ..errors import InputError
 
 MODES = ("input", "target")
 SUBSTITUTION_STREAM = 7  # keeps these draws apart from other (seed, epoch, index) streams
@@ -57,9 +58,9 @@ class DictSubstitutionDataset(BaseWrapperDataset):
                  seed: int, field: str):
         super().__init__(source)
         if mode not in MODES:
-            raise ValueError(f"--dict-mlm-mode must be one of {MODES}, got {mode!r}")
+            raise InputError(f"--dict-mlm-mode must be one of {MODES}, got {mode!r}")
         if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"--dict-mlm-prob must be in [0, 1], got {prob}")
+            raise InputError(f"--dict-mlm-prob must be in [0, 1], got {prob}")
         self.target = target
         self.table, self.counts = table, counts
         self.mode, self.prob, self.pad, self.seed, self.field = mode, prob, pad, seed, field

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .text_file import read_utf8
+from ..errors import InputError
 
 SCHEMAS = (("premise", "hypothesis", "label"),
            ("sentence1", "sentence2", "gold_label"),
@@ -38,7 +39,7 @@ def schema_of(names, where: str) -> tuple:
     for schema in SCHEMAS:
         if all(name in names for name in schema):
             return schema
-    raise ValueError(f"{where}: not an NLI header: expected the columns (or JSON keys) "
+    raise InputError(f"{where}: not an NLI header: expected the columns (or JSON keys) "
                      f"[{EXPECTED}], got {sorted(names)}")
 
 
@@ -56,7 +57,7 @@ def read_tsv(path: Path, lines: list) -> List[NliExample]:
             continue
         fields = line.split("\t")
         if len(fields) != len(header):
-            raise ValueError(f"{path}:{lineno}: expected {len(header)} tab-separated columns (as "
+            raise InputError(f"{path}:{lineno}: expected {len(header)} tab-separated columns (as "
                              f"in the header), got {len(fields)}: {line[:80]!r}")
         examples.append(example(dict(zip(header, fields)), schema))
     return examples
@@ -70,14 +71,14 @@ def read_jsonl(path: Path, lines: list) -> List[NliExample]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg}): {line[:80]!r}") from None
+            raise InputError(f"{path}:{lineno}: not valid JSON ({err.msg}): {line[:80]!r}") from None
         if not isinstance(record, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object, got {line[:80]!r}")
+            raise InputError(f"{path}:{lineno}: expected a JSON object, got {line[:80]!r}")
         schema = schema or schema_of(record, f"{path}:{lineno}")
         missing = [name for name in schema if name not in record]
         wrong = [name for name in schema if name in record and not isinstance(record[name], str)]
         if missing or wrong:
-            raise ValueError(f"{path}:{lineno}: " + (f"missing key(s) {missing}" if missing else
+            raise InputError(f"{path}:{lineno}: " + (f"missing key(s) {missing}" if missing else
                              f"key(s) {wrong} are not strings") + f" (the file's keys: {list(schema)})")
         examples.append(example(record, schema))
     return examples
@@ -89,8 +90,8 @@ def read_nli(path) -> List[NliExample]:
     lines = read_utf8(path, "NLI file").splitlines()
     if path.suffix == ".tsv":
         if not lines:
-            raise ValueError(f"{path}: empty TSV file: expected a header [{EXPECTED}]")
+            raise InputError(f"{path}: empty TSV file: expected a header [{EXPECTED}]")
         return read_tsv(path, lines)
     if path.suffix in (".jsonl", ".json"):
         return read_jsonl(path, lines)
-    raise ValueError(f"{path}: unknown NLI file type {path.suffix!r}: expected .tsv or .jsonl")
+    raise InputError(f"{path}: unknown NLI file type {path.suffix!r}: expected .tsv or .jsonl")

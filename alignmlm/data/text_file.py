@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from ..errors import InputError
 
 
 def read_utf8(path: Path | str, what: str = "file") -> str:
@@ -15,7 +16,7 @@ def read_utf8(path: Path | str, what: str = "file") -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ValueError(
+        raise InputError(
             f"{path}:{line}: {what} is not valid UTF-8 (byte 0x{data[err.start]:02x} at column "
             f"{column}); convert it first, e.g. iconv -f latin1 -t utf-8"
         ) from None

@@ -9,6 +9,8 @@ import numpy as np
 
 from alignmlm.data.text_file import read_utf8
 
+from ..errors import InputError
+
 
 def read_sentences(path: Path) -> list[str]:
     """The non-blank lines of a UTF-8 file, stripped. Blank lines are skipped."""
@@ -16,7 +18,7 @@ def read_sentences(path: Path) -> list[str]:
     sentences = [line.strip() for line in text.splitlines()]
     sentences = [s for s in sentences if s]
     if not sentences:
-        raise ValueError(f"{path}: corpus is empty (no non-blank lines)")
+        raise InputError(f"{path}: corpus is empty (no non-blank lines)")
     return sentences
 
 
@@ -24,7 +26,7 @@ def valid_mask(n_lines: int, valid_size: int, seed: int) -> np.ndarray:
     """Boolean mask of the lines held out for validation: a seeded random min(valid_size,
     n_lines // 10) lines, at least one, and never all of them."""
     if n_lines < 2:
-        raise ValueError(f"need at least 2 sentences to split train/valid, got {n_lines}")
+        raise InputError(f"need at least 2 sentences to split train/valid, got {n_lines}")
     n_valid = max(1, min(valid_size, n_lines // 10))
     mask = np.zeros(n_lines, dtype=bool)
     mask[np.random.default_rng(seed).choice(n_lines, size=n_valid, replace=False)] = True

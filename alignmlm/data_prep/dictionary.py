@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .transforms import TWIN_MARK, twin_piece
 
 
@@ -25,7 +26,7 @@ def joint_tokens(pieces: Sequence[str], counts: np.ndarray, trans: bool) -> list
         return own
     clashes = [p for p in pieces if p.startswith(TWIN_MARK)]
     if clashes:
-        raise ValueError(
+        raise InputError(
             f"the sentencepiece vocabulary already has pieces starting with {TWIN_MARK!r} "
             f"(e.g. {clashes[0]!r}), so 'trans' twins would not be disjoint; remove that "
             "character from the corpus"
@@ -51,9 +52,9 @@ def parse_band(text: str | None) -> tuple[int, int] | None:
     try:
         low, high = (int(x) for x in text.split("-"))
     except ValueError:
-        raise ValueError(f"--heldout-band {text!r}: expected two ranks FIRST-LAST, e.g. 5000-6500") from None
+        raise InputError(f"--heldout-band {text!r}: expected two ranks FIRST-LAST, e.g. 5000-6500") from None
     if not 0 <= low < high:
-        raise ValueError(f"--heldout-band {text!r}: needs 0 <= FIRST < LAST")
+        raise InputError(f"--heldout-band {text!r}: needs 0 <= FIRST < LAST")
     return low, high
 
 
@@ -74,7 +75,7 @@ def split_by_source_word(
     a seeded `train_fraction` of the other source words trains (1.0: all of them).
     """
     if not 0.0 < train_fraction <= 1.0:
-        raise ValueError(f"--dict-train-fraction must be in (0, 1], got {train_fraction}")
+        raise InputError(f"--dict-train-fraction must be in (0, 1], got {train_fraction}")
     sources = list(dict.fromkeys(s for s, _ in pairs))  # first-appearance order
     heldout_words: set = set()
     rest = sources
@@ -82,7 +83,7 @@ def split_by_source_word(
         frequency = frequency or {}
         ranked = sorted(sources, key=lambda w: (-frequency.get(w, 0), w))
         if band[0] >= len(ranked):
-            raise ValueError(
+            raise InputError(
                 f"--heldout-band {band[0]}-{band[1]}: the dictionary has only {len(ranked)} source words"
             )
         heldout_words = set(ranked[band[0] : band[1]])

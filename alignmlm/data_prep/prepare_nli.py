@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 
 from alignmlm.data.nli_reader import read_nli
+from alignmlm.errors import reported
 
 from .task_data import argument_parser, write_splits
 from .transforms import WordSentenceTransform, parse_transforms, split_final_punctuation
@@ -90,6 +91,7 @@ def write(args) -> None:
         )
 
 
+@reported
 def main(argv=None) -> int:
     p = argument_parser(__doc__)
     for split in ("train", "valid", "test"):

@@ -42,7 +42,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
+from alignmlm.errors import reported
 
+from ..errors import InputError
 from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import fingerprint, read_sentences, valid_mask
@@ -137,22 +139,22 @@ def check_args(args: argparse.Namespace) -> str:
     """Validates the combination of flags; returns 'synthetic' or 'natural'."""
     natural = args.corpus2 is not None or args.dictionary is not None
     if natural == (args.transform is not None):
-        raise ValueError(
+        raise InputError(
             "give either --transform (synthetic pair) or --corpus2 and "
             "--dictionary (natural pair), not both and not neither"
         )
     if natural and (args.corpus2 is None or args.dictionary is None or not args.lang2):
-        raise ValueError("a natural pair needs --corpus2, --dictionary and --lang2")
+        raise InputError("a natural pair needs --corpus2, --dictionary and --lang2")
     if args.vocab_size < 10:
-        raise ValueError(f"--vocab-size must be at least 10, got {args.vocab_size}")
+        raise InputError(f"--vocab-size must be at least 10, got {args.vocab_size}")
     if args.transform is not None:
         transforms = parse_transforms(args.transform)
         args.lang2 = args.lang2 or "_".join((args.lang1,) + transforms)
     for name in (args.lang1, args.lang2):
         if not name.replace("_", "").isalnum():
-            raise ValueError(f"language name {name!r}: use letters, digits and '_' only")
+            raise InputError(f"language name {name!r}: use letters, digits and '_' only")
     if args.lang1 == args.lang2:
-        raise ValueError(f"--lang1 and --lang2 are both {args.lang1!r}")
+        raise InputError(f"--lang1 and --lang2 are both {args.lang1!r}")
     parse_band(args.heldout_band)
     return "natural" if natural else "synthetic"
 
@@ -200,7 +202,7 @@ def exclusive(out: Path):
 def check_inputs_outside(out: Path, inputs: list[Path]) -> None:
     for path in inputs:
         if path.resolve().is_relative_to(out.resolve()):
-            raise ValueError(
+            raise InputError(
                 f"input {path} lies inside --out {out}, which a preparation writes: keep the "
                 "inputs outside the output directory"
             )
@@ -474,6 +476,7 @@ def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, out: Path) -> 
     return out
 
 
+@reported
 def main(argv=None) -> int:
     logging.basicConfig(
         format="%(asctime)s | %(name)s | %(message)s", level=logging.INFO, datefmt="%H:%M:%S", force=True

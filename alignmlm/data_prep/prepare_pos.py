@@ -16,6 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from alignmlm.errors import reported
+
 from .task_data import argument_parser, write_splits
 from .transform_conllu import transform_file
 
@@ -32,6 +34,7 @@ def write(args) -> None:
         print(f"{split}: {n} sentences (original and {args.transform})")
 
 
+@reported
 def main(argv=None) -> int:
     p = argument_parser(__doc__)
     p.add_argument(

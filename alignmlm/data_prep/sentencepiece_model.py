@@ -8,6 +8,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from ..errors import InputError
+
 
 def train_sentencepiece(
     sentences: Sequence[str],
@@ -46,7 +48,7 @@ def train_sentencepiece(
             raise
         limit = re.search(r"value <= (\d+)", str(err))
         hint = f"; this corpus supports at most {limit.group(1)}" if limit else ""
-        raise ValueError(
+        raise InputError(
             f"{corpus_name}: cannot train a sentencepiece vocabulary of {vocab_size} pieces "
             f"({err}){hint}. Lower --vocab-size or use a larger corpus."
         ) from None

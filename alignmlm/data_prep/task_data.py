@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import InputError
+
 RECORD = "task_data.json"  # {"transform": ..., "seed": ...} of the derived splits
 
 
@@ -51,7 +53,7 @@ def check_matches_pair(data: Path, pair) -> str | None:
         if record.get(key) != wanted[key]
     ]
     if pair.transform is not None and differ:
-        raise ValueError(
+        raise InputError(
             f"{data} was derived with {'; '.join(differ)}: its derived language is not the one "
             f"{pair.root} pretrains on; prepare it again with the pair's --transform and --seed"
         )

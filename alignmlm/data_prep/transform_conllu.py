@@ -16,6 +16,7 @@ from pathlib import Path
 import conllu
 
 from alignmlm.data.conllu_reader import parse_conllu
+from alignmlm.errors import reported
 
 from .transforms import WordSentenceTransform, parse_transforms
 
@@ -43,6 +44,7 @@ def transform_file(src: Path, dst: Path, spec: str, seed: int) -> int:
     return len(sentences)
 
 
+@reported
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", type=Path, required=True, help="CoNLL-U file of language 1")

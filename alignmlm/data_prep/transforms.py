@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 
 from alignmlm.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exported)
 
+from ..errors import InputError
+
 WORD_ORDER_TRANSFORMS = ("inv", "perm")
 ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS
 FINAL_PUNCTUATION = frozenset(".!?")
@@ -30,12 +32,12 @@ def parse_transforms(spec: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in spec.replace(",", "+").split("+") if name.strip())
     unknown = [n for n in names if n not in ALL_TRANSFORMS]
     if not names or unknown:
-        raise ValueError(
+        raise InputError(
             f"invalid transform spec {spec!r}: expected names from {ALL_TRANSFORMS} joined by '+', "
             f"e.g. 'trans+inv'" + (f" (unknown: {', '.join(unknown)})" if unknown else "")
         )
     if len(set(names)) != len(names):
-        raise ValueError(f"invalid transform spec {spec!r}: a transform is repeated")
+        raise InputError(f"invalid transform spec {spec!r}: a transform is repeated")
     return names
 
 

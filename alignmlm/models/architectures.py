@@ -8,6 +8,8 @@ from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import base_architecture
 from fairseq.utils import safe_getattr
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class ModelSize:
@@ -46,7 +48,7 @@ def size_name(arch: str, family: str = "roberta") -> str:
     """'roberta_lang_tiny' -> 'tiny'; '' for a family's base architecture ('roberta')."""
     size = arch.removeprefix(family).removeprefix("_lang").lstrip("_")
     if size and size not in SIZES:
-        raise ValueError(
+        raise InputError(
             f"architecture {arch}: not one of this plugin's sizes "
             f"({', '.join(f'{family}_{s}' for s in SIZES)})"
         )

@@ -8,6 +8,7 @@ import torch
 from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import RobertaEncoder, RobertaModel, base_architecture
 
+from ..errors import InputError
 from .architectures import register_sizes
 from .roberta_lang import RobertaLangEncoder
 
@@ -64,14 +65,14 @@ class PretrainedEncoderModel(RobertaModel):
         for key in ("sentence_encoder.embed_positions.weight", "embed_positions.weight"):
             if key in encoder and key in ours and encoder[key].shape[0] != ours[key].shape[0]:
                 pad = self.encoder.dictionary.pad()
-                raise ValueError(
+                raise InputError(
                     f"{path} was pretrained with {encoder[key].shape[0] - pad - 1} "
                     f"positions; fine-tune with --max-positions "
                     f"{encoder[key].shape[0] - pad - 1} (now {self.args.max_positions})"
                 )
         key = "sentence_encoder.embed_tokens.weight"
         if key in encoder and encoder[key].shape[0] != ours[key].shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"{path}: {key} has shape {tuple(encoder[key].shape)} but this model "
                 f"needs {tuple(ours[key].shape)}: the checkpoint's dictionary has "
                 f"{encoder[key].shape[0]} entries, {dictionary_path} "
@@ -80,14 +81,14 @@ class PretrainedEncoderModel(RobertaModel):
             )
         for key, value in encoder.items():
             if key in ours and ours[key].shape != value.shape:
-                raise ValueError(
+                raise InputError(
                     f"{path}: {key} has shape {tuple(value.shape)} but this model "
                     f"needs {tuple(ours[key].shape)}: was the checkpoint pretrained "
                     "with the same architecture (--arch)?"
                 )
         missing, unexpected = self.encoder.load_state_dict(encoder, strict=False)
         if missing or unexpected:
-            raise ValueError(
+            raise InputError(
                 f"{path}: encoder weights do not match (missing {missing[:5]}, unexpected {unexpected[:5]})"
             )
 

@@ -13,6 +13,7 @@ from fairseq.tasks import register_task
 
 from ..data.alignment_pairs import build_pair_bags, word_tokenizer
 from ..data.bilingual_dictionary import read_word_pairs
+from ..errors import InputError
 from .multilingual_mlm import MultilingualMLMConfig, MultilingualMLMTask
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class BilingualDictionaryTask(MultilingualMLMTask):
 
     def _dictionary_path(self, cfg) -> Path:
         if cfg.bilingual_dict and cfg.align_dict and cfg.bilingual_dict != cfg.align_dict:
-            raise ValueError(
+            raise InputError(
                 f"--bilingual-dict {cfg.bilingual_dict} and its old name "
                 f"--align-dict {cfg.align_dict} disagree; give one"
             )
@@ -72,7 +73,7 @@ class BilingualDictionaryTask(MultilingualMLMTask):
             return Path(given)
         if self.pair is not None:
             return self.pair.bilingual_dictionary("train")
-        raise ValueError("--bilingual-dict is required: DATA is not the bin/ of a prepared pair")
+        raise InputError("--bilingual-dict is required: DATA is not the bin/ of a prepared pair")
 
     def _tokenizer(self, cfg):
         units = str(cfg.dict_units)

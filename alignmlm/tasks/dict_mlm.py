@@ -17,6 +17,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from ..data.dict_substitution import DictSubstitutionDataset, translation_table
+from ..errors import InputError
 from .bilingual_dictionary import BilingualDictionaryConfig, BilingualDictionaryTask
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class DictMLMTask(BilingualDictionaryTask):
         super().__init__(cfg, dictionary)
         pairs = self.dictionary_pairs.single_piece_pairs()
         if len(pairs) == 0:
-            raise ValueError(
+            raise InputError(
                 "dict_mlm: the dictionary has no pair of single pieces to substitute; check --bilingual-dict"
             )
         self.table, self.counts = translation_table(pairs, len(self.dictionary))

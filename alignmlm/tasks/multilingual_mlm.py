@@ -35,6 +35,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
+from ..errors import InputError
 from ..kernels import describe, fused_kernels
 from ..pair import PARALLEL_SUBDIR, PreparedPair
 
@@ -95,7 +96,7 @@ class MultilingualMLMTask(MaskedLMTask):
     def __init__(self, cfg: MultilingualMLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
         if cfg.mask_whole_words:
-            raise ValueError(
+            raise InputError(
                 "--mask-whole-words is not supported: it needs fairseq's --bpe "
                 "settings; the pieces here come from alignmlm.data_prep's sentencepiece"
             )

@@ -22,6 +22,7 @@ from fairseq.tasks import register_task
 from omegaconf import OmegaConf, open_dict
 
 from ..data.token_features import ConstantTokenDataset, ParallelPairDataset, PositionDataset
+from ..errors import InputError
 from ..models.architectures import language_embedding_arch
 from ..pair import PARALLEL_SUBDIR
 from .multilingual_mlm import MultilingualMLMConfig, MultilingualMLMTask, split_languages
@@ -47,14 +48,14 @@ class XLMTask(MultilingualMLMTask):
     def __init__(self, cfg: XLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
         if not 0.0 <= cfg.tlm_fraction <= 1.0:
-            raise ValueError(f"--tlm-fraction must be in [0, 1], got {cfg.tlm_fraction}")
+            raise InputError(f"--tlm-fraction must be in [0, 1], got {cfg.tlm_fraction}")
 
     def build_model(self, cfg, from_checkpoint=False):
         """The language-embedding twin of the asked architecture, of the same size, so that every
         objective is configured with the same `model._name` (roberta_tiny -> roberta_lang_tiny)."""
         num_langs = getattr(cfg, "num_langs", None) or 0
         if 0 < num_langs < len(self.langs):
-            raise ValueError(
+            raise InputError(
                 f"--num-langs {num_langs} is smaller than the {len(self.langs)} "
                 f"languages of the data ({', '.join(self.langs)})"
             )
@@ -97,7 +98,7 @@ class XLMTask(MultilingualMLMTask):
                 "prepare a synthetic pair, or pass --tlm-fraction 0"
             )
         if len(source) != len(target):
-            raise ValueError(
+            raise InputError(
                 f"parallel files differ in line count: {prefix}.{l1} has "
                 f"{len(source)} sentences, {prefix}.{l2} has {len(target)}"
             )
