@@ -357,4 +357,16 @@ def test_task_data_records_its_transform(tmp_path):
             tmp_path / "pos",
         ]
     )
-    assert json.loads((tmp_path / "pos" / "task_data.json").read_text()) == {"transform": "inv", "seed": 3}
+    import hashlib
+
+    record = json.loads((tmp_path / "pos" / "task_data.json").read_text())
+    assert (record["command"], record["transform"], record["seed"], record["complete"]) == (
+        "prepare-pos",
+        "inv",
+        3,
+        True,
+    )
+    sha = "sha256:" + hashlib.sha256((source / "train.conllu").read_bytes()).hexdigest()
+    assert record["inputs"] == {"train": sha, "valid": sha, "test": sha}
+    assert record["files"] == sorted(f"{s}{d}.conllu" for s in ("train", "valid", "test") for d in ("", "_derived"))
+    assert sorted(p.name for p in (tmp_path / "pos").iterdir()) == sorted(record["files"] + ["task_data.json"])

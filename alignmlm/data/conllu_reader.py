@@ -1,10 +1,16 @@
 """Reading CoNLL-U files with errors that name file and line."""
+
 from pathlib import Path
 
 import conllu
 
-from .text_file import read_utf8
 from ..errors import InputError
+from .text_file import read_utf8
+
+# The 17 universal POS tags (https://universaldependencies.org/u/pos/). The same list as
+# alignmlm.tasks.pos_tagging.UPOS (the task's default --labels), kept here so that data
+# preparation need not import fairseq; tasks/pos_tagging.py could import it from here.
+UPOS_TAGS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
 
 
 def parse_conllu(path: Path) -> list:
@@ -12,12 +18,37 @@ def parse_conllu(path: Path) -> list:
     text = read_utf8(path, "CoNLL-U file")
     for lineno, line in enumerate(text.splitlines(), 1):
         if line and not line.startswith("#") and len(line.split("\t")) != 10:
-            raise InputError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
-                             f"{len(line.split(chr(9)))}: {line[:80]!r}")
+            raise InputError(
+                f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, got "
+                f"{len(line.split(chr(9)))}: {line[:80]!r}"
+            )
     try:
         return conllu.parse(text)
     except conllu.exceptions.ParseException as err:
         raise InputError(f"{path}: malformed CoNLL-U: {err}") from None
+
+
+def check_upos(path: Path) -> None:
+    """Every word line (an integer ID: not a multi-word range, not an empty node) of a CoNLL-U
+    file carries one of the 17 UPOS tags; anything else is an error naming file and line, as the
+    tagger would otherwise leave those words out of training without a word."""
+    for lineno, line in enumerate(read_utf8(path, "CoNLL-U file").splitlines(), 1):
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) != 10 or not fields[0].isdigit():
+            continue
+        tag = fields[3]
+        if tag not in UPOS_TAGS:
+            hint = (
+                f"did you mean {tag.upper()!r}? UPOS tags are upper case"
+                if tag.upper() in UPOS_TAGS
+                else f"expected one of {', '.join(UPOS_TAGS)}"
+            )
+            raise InputError(f"{path}:{lineno}: UPOS tag {tag!r} of {fields[1]!r} is not a UPOS tag; {hint}")
+
+
+def word_sentences(sentences: list) -> list:
+    """The sentences that have at least one word (a comment block alone is not a sentence)."""
+    return [s for s in sentences if any(isinstance(t["id"], int) for t in s)]
 
 
 def tagged_words(path: Path, column: str = "upos") -> list:

@@ -1,46 +1,93 @@
-"""Reading plain-text corpora (one sentence per line) with errors that name file and line."""
+"""Reading plain-text corpora (one sentence per line) with errors that name file and line; the
+identity of input files (a full content hash) and the checks of the paths a command is given."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
 from alignmlm.data.text_file import read_utf8
 
-from ..errors import InputError
+from ..errors import InputError, describe_os_error
+
+CHUNK = 1 << 20  # bytes hashed per read: a corpus of any size in constant memory
 
 
-def read_sentences(path: Path) -> list[str]:
+def read_sentences(path: Path, flag: str = "--corpus") -> list[str]:
     """The non-blank lines of a UTF-8 file, stripped. Blank lines are skipped."""
     text = read_utf8(path, "corpus")
     sentences = [line.strip() for line in text.splitlines()]
     sentences = [s for s in sentences if s]
     if not sentences:
-        raise InputError(f"{path}: corpus is empty (no non-blank lines)")
+        raise InputError(f"{flag} {path}: corpus is empty (no non-blank lines)")
     return sentences
 
 
-def valid_mask(n_lines: int, valid_size: int, seed: int) -> np.ndarray:
+def valid_mask(n_lines: int, valid_size: int, seed: int, where: str = "the corpus") -> np.ndarray:
     """Boolean mask of the lines held out for validation: a seeded random min(valid_size,
     n_lines // 10) lines, at least one, and never all of them."""
     if n_lines < 2:
-        raise InputError(f"need at least 2 sentences to split train/valid, got {n_lines}")
+        raise InputError(
+            f"{where} has {n_lines} sentence: its train split would be empty (one sentence goes "
+            "to validation); give a corpus of at least 2 sentences"
+        )
     n_valid = max(1, min(valid_size, n_lines // 10))
     mask = np.zeros(n_lines, dtype=bool)
     mask[np.random.default_rng(seed).choice(n_lines, size=n_valid, replace=False)] = True
     return mask
 
 
-def fingerprint(path: Path, edge_bytes: int = 4 << 20) -> str:
-    """Cheap identity of an input file: its size and a hash of its first and last 4 MB."""
-    path = Path(path)
-    size = path.stat().st_size
+def fingerprint(path: Path) -> str:
+    """Identity of an input file: 'sha256:' and the sha256 of its whole content, read in 1 MB
+    chunks. The content alone, so another spelling of the path (relative, a symlink) is the
+    same input, and any edit, anywhere, is another."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        digest.update(f.read(edge_bytes))
-        if size > 2 * edge_bytes:
-            f.seek(size - edge_bytes)
-        digest.update(f.read(edge_bytes))
-    return f"{size}:{digest.hexdigest()[:16]}"
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def check_input_file(path: Path, flag: str) -> None:
+    """An input named by FLAG must be an existing, readable file (one line naming the flag)."""
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; give the file itself")
+    if not path.is_file():
+        raise InputError(f"{flag} {path}: input file not found; check the path")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{flag} {path}: no permission to read it; fix its permissions")
+
+
+def input_fingerprint(path: Path, flag: str) -> str:
+    """fingerprint(path), with an OS error naming the flag."""
+    check_input_file(path, flag)
+    try:
+        return fingerprint(path)
+    except OSError as err:
+        raise InputError(f"{flag} {path}: cannot read it ({describe_os_error(err)})") from None
+
+
+def make_output_dir(path: Path, flag: str = "--out") -> None:
+    """Create the output directory named by FLAG (and its parents) and check that it can be
+    written; one line naming the flag when it is a file, under a file, or not writable."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path} is a file, not a directory; give a directory path")
+    for parent in path.absolute().parents:  # mkdir would blame the file with "File exists"
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(
+                    f"{flag} {path}: {parent} is a file, not a directory; give a path under a directory"
+                )
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{flag} {path}: cannot create the directory ({describe_os_error(err)})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{flag} {path}: no permission to write in it; choose a directory you can write or fix "
+            "its permissions"
+        )

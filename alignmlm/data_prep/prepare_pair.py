@@ -20,10 +20,13 @@ Output (OUT/):
   bin/LANG/{train,valid}.*  monolingual binarized streams      (--data for fairseq-train: OUT/bin)
   bin/para/{train,valid}.L1-L2.*  sentence-aligned pairs for TLM (synthetic pairs)
 
-OUT must be new, empty or a prepared pair; one OUT takes one preparation at a time. A pair made
-with other settings is replaced only with --overwrite, and then only the files listed above;
-a directory holding anything else is refused. The same command run twice does nothing the
-second time.
+OUT must be new, empty or a prepared pair; one OUT takes one preparation at a time. Everything
+is built in OUT/.partial and moved in at the end, pair.json last: a run that fails or is killed
+leaves the previous pair as it was, and its rerun is never blocked by it. A pair made with other
+settings (or other input contents) is replaced only with --overwrite, and then only the files
+listed above; a directory holding anything else is refused. Inputs are identified by content
+(sha256), not by path: the same command run twice, or with the same files by another path, does
+nothing the second time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import fcntl
 import json
 import logging
+import math
 import shutil
 import sys
 import time
@@ -46,8 +50,9 @@ from alignmlm.errors import reported
 
 from ..errors import InputError
 from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
+from ..safe_files import staged, staging_path, write_text_atomic
 from .binarize import fairseq_preprocess, link_or_copy
-from .corpus import fingerprint, read_sentences, valid_mask
+from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
     dictionary_coverage,
     joint_tokens,
@@ -62,6 +67,12 @@ from .transforms import PieceSentenceTransform, parse_transforms, split_final_pu
 
 logger = logging.getLogger("prepare_pair")
 LOCK = ".prepare.lock"  # held while a preparation writes OUT
+ROLES = ("corpus", "corpus2", "dictionary")  # pair.json's settings record inputs by role
+# language names the layout of OUT gives a meaning: LANG is a directory of bin/ beside these
+RESERVED_LANGUAGES = {
+    PARALLEL_SUBDIR: f"bin/{PARALLEL_SUBDIR} holds the sentence-aligned streams (TLM), so the "
+    "language's own data would be mixed with them and never trained on",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,13 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=1,
-        help="seed of the valid split, perm, the dictionary split and sentencepiece",
+        help="seed (>= 0) of the valid split, perm, the dictionary split and sentencepiece",
     )
     p.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="processes for fairseq-preprocess (--workers) and threads for sentencepiece training",
+        help="processes for fairseq-preprocess (--workers) and threads for sentencepiece training (>= 1)",
     )
     p.add_argument(
         "--overwrite",
@@ -145,26 +156,55 @@ def check_args(args: argparse.Namespace) -> str:
         )
     if natural and (args.corpus2 is None or args.dictionary is None or not args.lang2):
         raise InputError("a natural pair needs --corpus2, --dictionary and --lang2")
+    # every value is checked here, before the inputs are hashed or sentencepiece trains
     if args.vocab_size < 10:
         raise InputError(f"--vocab-size must be at least 10, got {args.vocab_size}")
+    if args.valid_size < 1:
+        raise InputError(
+            f"--valid-size must be at least 1 (sentences held out per corpus), got {args.valid_size}"
+        )
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {args.seed}")
+    if not (math.isfinite(args.dict_train_fraction) and 0.0 < args.dict_train_fraction <= 1.0):
+        raise InputError(
+            f"--dict-train-fraction must be in (0, 1] (the share of dictionary source words to train "
+            f"on), got {args.dict_train_fraction}"
+        )
+    parse_band(args.heldout_band)
     if args.transform is not None:
         transforms = parse_transforms(args.transform)
         args.lang2 = args.lang2 or "_".join((args.lang1,) + transforms)
-    for name in (args.lang1, args.lang2):
+    for flag, name in (("--lang1", args.lang1), ("--lang2", args.lang2)):
         if not name.replace("_", "").isalnum():
-            raise InputError(f"language name {name!r}: use letters, digits and '_' only")
+            raise InputError(f"{flag} {name!r}: use letters, digits and '_' only")
+        if name.lower() in RESERVED_LANGUAGES:
+            raise InputError(
+                f"{flag} {name!r} is reserved: {RESERVED_LANGUAGES[name.lower()]}; choose another name"
+            )
     if args.lang1 == args.lang2:
         raise InputError(f"--lang1 and --lang2 are both {args.lang1!r}")
-    parse_band(args.heldout_band)
+    if args.lang1.lower() == args.lang2.lower():  # bin/EN and bin/en are one directory on macOS
+        raise InputError(
+            f"--lang1 {args.lang1!r} and --lang2 {args.lang2!r} differ only in case: on a "
+            "case-insensitive file system they share one directory; choose names that differ otherwise"
+        )
     return "natural" if natural else "synthetic"
 
 
-def settings(args: argparse.Namespace, kind: str) -> dict:
-    """Everything that determines the output; compared before anything is overwritten."""
-    inputs = [args.corpus] + ([args.corpus2, args.dictionary] if kind == "natural" else [])
-    for path in inputs:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: input file not found")
+def input_paths(args: argparse.Namespace, kind: str) -> dict[str, Path]:
+    """role -> path of the input files (the role is also the flag: --corpus, ...)."""
+    roles = {"corpus": args.corpus}
+    if kind == "natural":
+        roles.update(corpus2=args.corpus2, dictionary=args.dictionary)
+    return roles
+
+
+def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> dict:
+    """Everything that determines the output; compared before anything is overwritten. Inputs
+    are recorded by role and content hash, not by path: the same file by another path (relative,
+    absolute, a symlink) is the same preparation."""
     return {
         "format_version": FORMAT_VERSION,
         "kind": kind,
@@ -176,24 +216,24 @@ def settings(args: argparse.Namespace, kind: str) -> dict:
         "dict_train_fraction": args.dict_train_fraction,
         "heldout_band": args.heldout_band,
         "seed": args.seed,
-        "inputs": {str(p): fingerprint(p) for p in inputs},
+        "inputs": {role: input_fingerprint(path, f"--{role}") for role, path in inputs.items()},
     }
 
 
-# Everything a preparation writes into OUT: --overwrite removes these and nothing else.
-WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK)
+# Everything a preparation writes into OUT: --overwrite replaces these and nothing else (the
+# staging directory .partial only lives while a preparation runs, or after one was killed).
+WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK, ".partial")
 
 
 @contextmanager
 def exclusive(out: Path):
     """Hold OUT for one preparation: a second prepare-pair on the same OUT stops at once instead
     of deleting the first one's work in progress (an advisory lock, released on any exit)."""
-    out.mkdir(parents=True, exist_ok=True)
     with open(out / LOCK, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise FileExistsError(
+            raise InputError(
                 f"{out}: another prepare-pair is writing this directory; wait for it or choose another --out"
             ) from None
         yield
@@ -208,42 +248,71 @@ def check_inputs_outside(out: Path, inputs: list[Path]) -> None:
             )
 
 
+def read_manifest(path: Path) -> dict:
+    """pair.json as a dict; an unreadable one counts as an unfinished preparation."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"complete": False}
+    return manifest if isinstance(manifest, dict) else {"complete": False}
+
+
 def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
-    """Returns False when OUT already holds this exact pair (nothing to do). OUT must be new,
-    empty or a prepared pair; --overwrite replaces only the files a preparation writes."""
+    """Returns False when OUT already holds this exact pair (nothing to do), True when a
+    preparation may build it. OUT must be new, empty or a prepared pair (finished or not);
+    nothing is removed here: the new files replace the old ones only once they are complete."""
     manifest = out / MANIFEST
     present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-    if any(name != LOCK for name in present):
-        if not manifest.is_file():
-            raise FileExistsError(
-                f"{out} is not empty and is not a prepared pair; choose an empty or new --out "
-                "(prepare-pair never deletes files it did not write)"
-            )
-        foreign = [name for name in present if name not in WRITTEN]
-        if foreign:
-            raise FileExistsError(
-                f"{out} holds files a preparation does not write ({', '.join(foreign)}); move "
-                "them elsewhere or choose another --out"
-            )
-        old = json.loads(manifest.read_text())
-        if old.get("settings") == wanted and old.get("complete") and not overwrite:
-            return False
-        differ = sorted(
-            k
-            for k in set(wanted) | set(old.get("settings", {}))
-            if wanted.get(k) != old.get("settings", {}).get(k)
+    if all(name in (LOCK, staging_path(out).name) for name in present):
+        return True
+    if not manifest.is_file():
+        raise InputError(
+            f"{out} is not empty and is not a prepared pair; choose an empty or new --out "
+            "(prepare-pair never deletes files it did not write)"
         )
-        if differ and not overwrite:
-            raise FileExistsError(
-                f"{out} was made with other settings ({', '.join(differ)} differ); choose another "
-                "--out or pass --overwrite to replace this prepared pair"
-            )
-        for name in present:  # an unfinished run of these settings, or --overwrite
-            if name != LOCK:
-                target = out / name
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-    manifest.write_text(json.dumps({"settings": wanted, "complete": False}, indent=2))
-    return True
+    foreign = [name for name in present if name not in WRITTEN]
+    if foreign:
+        raise InputError(
+            f"{out} holds files a preparation does not write ({', '.join(foreign)}); move "
+            "them elsewhere or choose another --out"
+        )
+    old = read_manifest(manifest)
+    if not old.get("complete"):  # a run that failed or was killed: its rerun replaces it
+        logger.info("%s holds an unfinished preparation; replacing it", out)
+        return True
+    old_settings = old.get("settings", {})
+    if old_settings == wanted and not overwrite:
+        return False
+    if overwrite:
+        return True
+    if set(old_settings.get("inputs", {})) - set(ROLES):
+        raise InputError(
+            f"{out} was prepared by an older version, which recorded its inputs differently (by "
+            "path, hashing only part of each file), so whether they are the same cannot be told; "
+            "pass --overwrite to prepare it again (or choose another --out)"
+        )
+    differ = sorted(k for k in set(wanted) | set(old_settings) if wanted.get(k) != old_settings.get(k))
+    detail = ", ".join(differ)
+    if differ == ["inputs"]:
+        detail = "the contents of " + ", ".join(
+            f"--{role}" for role in ROLES if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
+        )
+    raise InputError(
+        f"{out} was made with other settings ({detail} differ); choose another "
+        "--out or pass --overwrite to replace this prepared pair"
+    )
+
+
+def move_in(out: Path, stage: Path, wanted: dict) -> None:
+    """Last step inside the staging block: mark the old pair unfinished (so that a run killed
+    while the new files move in leaves no pair that claims to be complete), and remove what an
+    older preparation wrote that this one does not write again."""
+    write_text_atomic(out / MANIFEST, json.dumps({"settings": wanted, "complete": False}, indent=2))
+    for name in WRITTEN:
+        target = out / name
+        if name in (MANIFEST, LOCK, stage.name) or (stage / name).exists() or not target.exists():
+            continue
+        shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
 
 
 def write_lines(path: Path, lines) -> None:
@@ -272,7 +341,7 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     transforms = parse_transforms(args.transform)
     trans = "trans" in transforms
     sentences = [split_final_punctuation(s) for s in read_sentences(args.corpus)]
-    mask = valid_mask(len(sentences), args.valid_size, args.seed)
+    mask = valid_mask(len(sentences), args.valid_size, args.seed, f"--corpus {args.corpus} ({args.lang1})")
     logger.info("%s: %d sentences (%d for validation)", args.corpus, len(sentences), mask.sum())
 
     t = time.perf_counter()
@@ -312,9 +381,13 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
 
 
 def prepare_natural(args, out: Path, stats: dict) -> dict:
-    corpora = {args.lang1: read_sentences(args.corpus), args.lang2: read_sentences(args.corpus2)}
+    corpora = {args.lang1: read_sentences(args.corpus), args.lang2: read_sentences(args.corpus2, "--corpus2")}
+    where = {
+        args.lang1: f"--corpus {args.corpus} ({args.lang1})",
+        args.lang2: f"--corpus2 {args.corpus2} ({args.lang2})",
+    }
+    masks = {lang: valid_mask(len(s), args.valid_size, args.seed, where[lang]) for lang, s in corpora.items()}
     pairs = read_word_pairs(args.dictionary)
-    masks = {lang: valid_mask(len(s), args.valid_size, args.seed) for lang, s in corpora.items()}
     t = time.perf_counter()
     train_sentences = [s for lang, sents in corpora.items() for s, v in zip(sents, masks[lang]) if not v]
     sp = train_sentencepiece(
@@ -416,18 +489,38 @@ def binarize(args, out: Path, kind: str, stats: dict) -> None:
 
 def prepare(args: argparse.Namespace) -> Path:
     kind = check_args(args)
-    wanted = settings(args, kind)
+    inputs = input_paths(args, kind)
+    for role, path in inputs.items():
+        check_input_file(path, f"--{role}")
     out = args.out
-    check_inputs_outside(out, [Path(p) for p in wanted["inputs"]])
+    check_inputs_outside(out, list(inputs.values()))
+    make_output_dir(out, "--out")
+    wanted = settings(args, kind, inputs)
     with exclusive(out):
-        return prepare_in(args, kind, wanted, out)
+        return prepare_in(args, kind, wanted, inputs, out)
 
 
-def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, out: Path) -> Path:
+def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, inputs: dict, out: Path) -> Path:
     if not claim_output(out, wanted, args.overwrite):
         logger.info("%s already holds this pair with the same settings; nothing to do", out)
         return out
     start = time.perf_counter()
+    with staged(out) as stage:  # the previous pair stays as it was until everything succeeded
+        manifest = build(args, kind, wanted, stage, start)
+        manifest["input_paths"] = {role: str(path.absolute()) for role, path in inputs.items()}
+        move_in(out, stage, wanted)
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+    logger.info(
+        "done in %.1fs (fairseq-preprocess %.1fs): fairseq data in %s",
+        manifest["stats"]["seconds"]["total"],
+        manifest["stats"]["seconds"]["fairseq_preprocess"],
+        out / "bin",
+    )
+    return out
+
+
+def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: float) -> dict:
+    """Write the pair's files into OUT (the staging directory); returns its manifest."""
     for sub in ("text", "dict", "bin"):
         (out / sub).mkdir(exist_ok=True)
     stats: dict = {"seconds": {}}
@@ -457,7 +550,7 @@ def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, out: Path) -> 
 
     binarize(args, out, kind, stats)
     stats["seconds"]["total"] = time.perf_counter() - start
-    manifest = {
+    return {
         "settings": wanted,
         "complete": True,
         "languages": [args.lang1, args.lang2],
@@ -466,14 +559,6 @@ def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, out: Path) -> 
         **result,
         "stats": stats,
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    logger.info(
-        "done in %.1fs (fairseq-preprocess %.1fs): fairseq data in %s",
-        stats["seconds"]["total"],
-        stats["seconds"]["fairseq_preprocess"],
-        out / "bin",
-    )
-    return out
 
 
 @reported
@@ -484,7 +569,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         prepare(args)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+    except RuntimeError as err:  # fairseq-preprocess failed: its log's tail says why
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

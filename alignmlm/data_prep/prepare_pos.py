@@ -10,27 +10,51 @@ OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: us
   B_Z: --train-subset train          --valid-subset valid,test_derived   (zero-shot)
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
+
+Refused before anything is written, naming file and line: a split without sentences, a word
+whose UPOS tag is not one of the 17 UPOS tags (e.g. lower-case `noun`, or `_`). OUT records
+what made it in task_data.json (transform, seed, the inputs' content hashes, the files).
 """
 
 import shutil
 import sys
 from pathlib import Path
 
-from alignmlm.errors import reported
+from alignmlm.data.conllu_reader import check_upos, parse_conllu, word_sentences
+from alignmlm.errors import InputError, reported
 
 from .task_data import argument_parser, write_splits
-from .transform_conllu import transform_file
+from .transform_conllu import write_transformed
 
-SPLITS = {"train": "train", "valid": "dev", "test": "test"}
+SPLITS = {"train": "train", "valid": "dev", "test": "test"}  # written split -> input file name
+FILES = [f"{split}{suffix}.conllu" for split in SPLITS for suffix in ("", "_derived")]
 
 
-def write(args) -> None:
-    for split, source_name in SPLITS.items():
+def source_files(conllu_dir: Path) -> dict:
+    """split -> ("--conllu-dir", its input file), as write_splits records them."""
+    if conllu_dir.is_file():
+        raise InputError(
+            f"--conllu-dir {conllu_dir} is a file; give the directory holding train.conllu, "
+            "dev.conllu and test.conllu"
+        )
+    return {split: ("--conllu-dir", conllu_dir / f"{name}.conllu") for split, name in SPLITS.items()}
+
+
+def write(args, out: Path) -> None:
+    sources = {}
+    for split, source_name in SPLITS.items():  # every split is checked before any is written
         source = args.conllu_dir / f"{source_name}.conllu"
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: CoNLL-U file not found")
-        shutil.copyfile(source, args.out / f"{split}.conllu")
-        n = transform_file(source, args.out / f"{split}_derived.conllu", args.transform, args.seed)
+        sentences = word_sentences(parse_conllu(source))
+        if not sentences:
+            raise InputError(
+                f"{source}: no sentences (the {split} split would be empty); give a CoNLL-U file "
+                "with at least one sentence"
+            )
+        check_upos(source)
+        sources[split] = (source, sentences)
+    for split, (source, sentences) in sources.items():
+        shutil.copyfile(source, out / f"{split}.conllu")
+        n = write_transformed(sentences, out / f"{split}_derived.conllu", args.transform, args.seed)
         print(f"{split}: {n} sentences (original and {args.transform})")
 
 
@@ -43,7 +67,9 @@ def main(argv=None) -> int:
         required=True,
         help="directory with train.conllu, dev.conllu and test.conllu",
     )
-    return write_splits(p.parse_args(argv), write)
+    args = p.parse_args(argv)
+    inputs = source_files(args.conllu_dir)
+    return write_splits(args, write, command="prepare-pos", inputs=inputs, files=FILES)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,26 @@
 """What the task-data converters (prepare_pos, prepare_nli) share: the flags of the derived
-language and of the output folder, how they fail (a message naming the file, status 2), and the
-record of the transform they applied, which fine-tuning checks against the pretraining pair."""
+language and of the output folder, how the output folder is written, and the record of what
+made it (task_data.json), which fine-tuning checks against the pretraining pair.
+
+The record holds the command, --transform, --seed, the converter's options, the content hash
+of every input file (and, apart, their paths) and the list of files written. The splits are
+built in OUT/.partial and moved in at the end, the record last: a failed or killed run leaves
+the previous data as it was. --overwrite replaces only the files a converter writes; a folder
+holding anything else is refused.
+"""
+
+from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..safe_files import staged, staging_path, write_text_atomic
+from .corpus import check_input_file, input_fingerprint, make_output_dir
+from .transforms import parse_transforms
 
-RECORD = "task_data.json"  # {"transform": ..., "seed": ...} of the derived splits
+RECORD = "task_data.json"  # what made the splits: see the module's docstring
 
 
 def argument_parser(doc: str) -> argparse.ArgumentParser:
@@ -18,23 +29,99 @@ def argument_parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--transform", required=True, help="e.g. trans+inv (as for prepare_pair)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--seed", type=int, default=1, help="seed of perm (as for prepare_pair)")
-    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the task data in --out (only the files a converter writes, listed in its "
+        f"{RECORD}; a directory holding anything else is refused)",
+    )
     return p
 
 
-def write_splits(args: argparse.Namespace, write) -> int:
-    """Run write(args) into args.out unless it holds files and --overwrite is not given; a bad
-    input file (ValueError, FileNotFoundError) is reported, not raised. Exit status."""
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        print(f"error: {args.out} is not empty; pass --overwrite to replace its files", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
+def read_record(out: Path) -> dict | None:
+    """OUT's record, None without one; an unreadable record counts as an unfinished run."""
+    path = out / RECORD
+    if not path.is_file():
+        return None
     try:
-        write(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    (args.out / RECORD).write_text(json.dumps({"transform": args.transform, "seed": args.seed}) + "\n")
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"complete": False}
+    return record if isinstance(record, dict) else {"complete": False}
+
+
+def claim_output(out: Path, files: list, overwrite: bool, wanted: dict) -> None:
+    """Refuse (InputError) to write FILES into OUT when that could lose something: OUT holds
+    files no converter run wrote there, or holds task data and --overwrite is not given. An
+    unfinished run (its record says so, or only a staging directory is left) never blocks."""
+    present = sorted(p.name for p in out.iterdir() if p.name != staging_path(out).name)
+    if not present:
+        return
+    record = read_record(out)
+    ours = set(files) | {RECORD} | set((record or {}).get("files", []))
+    foreign = [name for name in present if name not in ours]
+    if foreign:
+        raise InputError(
+            f"--out {out} holds files this converter does not write ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); move them elsewhere or choose an empty or new --out"
+        )
+    if record is not None and not record.get("complete", True):
+        return  # a run that was killed while moving its files in: its rerun replaces them
+    if overwrite:
+        return
+    same = record is not None and {k: record.get(k) for k in wanted} == wanted
+    raise InputError(
+        f"--out {out} is not empty"
+        + (" (it already holds this data: same inputs, transform and seed)" if same else "")
+        + "; pass --overwrite to replace its files, or choose another --out"
+    )
+
+
+def write_splits(
+    args: argparse.Namespace, write, *, command: str, inputs: dict, files: list, options: dict | None = None
+) -> int:
+    """Run write(args, stage) into a staging directory of args.out and move its files in when
+    it succeeded; then write the record. COMMAND: the converter's name; INPUTS: role (the
+    split) -> (the flag naming it, input file), hashed into the record; FILES: the names
+    write() writes; OPTIONS: the converter's other settings. Exit status."""
+    parse_transforms(args.transform)  # flags first: nothing is read or created for a typo
+    if args.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {args.seed}")
+    out = args.out
+    for flag, path in inputs.values():
+        check_input_file(path, flag)
+        if path.resolve().parent == out.resolve():
+            raise InputError(
+                f"{flag} {path} lies in --out {out}, which this converter writes; keep the inputs "
+                "outside the output directory"
+            )
+    make_output_dir(out, "--out")
+    wanted = {
+        "command": command,
+        "transform": args.transform,
+        "seed": args.seed,
+        "options": options or {},
+        "inputs": {role: input_fingerprint(path, flag) for role, (flag, path) in inputs.items()},
+    }
+    claim_output(out, files, args.overwrite, wanted)
+    with staged(out) as stage:
+        write(args, stage)
+        written = sorted(p.name for p in stage.iterdir())
+        missing = sorted(set(files) - set(written))
+        if missing:  # a bug in the converter, not the user's doing
+            raise RuntimeError(f"{write.__module__} did not write {missing}")
+        old = read_record(out) or {}
+        # before any file moves in, the old record stops vouching for the folder
+        write_text_atomic(out / RECORD, json.dumps({**wanted, "complete": False, "files": files}) + "\n")
+        for name in set(old.get("files", [])) - set(written):  # an older run's files not rewritten
+            (out / name).unlink(missing_ok=True)
+    record = {
+        **wanted,
+        "input_paths": {role: str(path.absolute()) for role, (_, path) in inputs.items()},
+        "files": written,
+        "complete": True,
+    }
+    write_text_atomic(out / RECORD, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -45,7 +132,12 @@ def check_matches_pair(data: Path, pair) -> str | None:
     record_path = data / RECORD
     if not record_path.is_file():
         return f"{data} has no {RECORD}: its transform cannot be checked against {pair.root}"
-    record = json.loads(record_path.read_text())
+    record = read_record(data)
+    if not record.get("complete", True):
+        raise InputError(
+            f"{data} holds unfinished task data (a preparation failed or was killed); run the "
+            "prepare command again"
+        )
     wanted = {"transform": pair.transform, "seed": pair.settings.get("seed")}
     differ = [
         f"{key} {record.get(key)} (the pair's: {wanted[key]})"
