@@ -200,6 +200,8 @@ def test_compare_refuses_two_pairs_that_would_share_cells(manifest_pair, tmp_pat
 def test_compare_refuses_other_versions_results(tiny_pair, tmp_path):
     base = ["--pair", tiny_pair, "--pos", tmp_path / "pos", "--out", tmp_path / "out"]
     (tmp_path / "pos").mkdir()
+    for split in ("train", "valid", "train_derived", "valid_derived", "test_derived"):
+        (tmp_path / "pos" / f"{split}.conllu").write_text("")  # what the up-front check looks for
     old = tmp_path / "out" / "mlm__trans_inv"  # the layout of the previous version: no cell.json
     old.mkdir(parents=True)
     (old / "pretrain.json").write_text("{}")

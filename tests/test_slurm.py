@@ -95,7 +95,10 @@ def test_unset_variable_is_an_error_before_submission(variables, missing):
         ({"DATA": "relative/pair"}, "give an absolute path"),
         ({"PRECISION": "fp8"}, "PRECISION=fp8: expected one of fp16 bf16 amp fp32"),
         ({"DEVICE": "cpu"}, "PRECISION=fp16 needs GPUs"),
-        ({"OBJECTIVE": "tlm"}, "OBJECTIVE=tlm: no configs/objective/tlm.yaml"),
+        (
+            {"OBJECTIVE": "tlm"},
+            "OBJECTIVE=tlm: expected the plain name of a file in configs/objective/: align_mlm dict_mlm mlm xlm",
+        ),
         ({"NODES": "two"}, "NODES=two: expected a positive integer"),
         (
             {"EXTRA_ARGS": "distributed_training.distributed_world_size=4"},

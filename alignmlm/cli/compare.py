@@ -15,6 +15,10 @@ Each cell records in cell.json the settings and data fingerprints that produce i
 step is reused only when those are the same: a rerun with other settings (updates, model,
 learning rate, recipe, data) stops before doing anything and names what differs -- use another
 --out. New seeds or objectives may be added to a grid; their cells are run, the others reused.
+Every step after pretraining records the sha256 of the checkpoint it was computed from: when the
+pretraining is redone (CELL/pretrain.json or CELL/pretrain/ removed to recompute it), the steps
+of the old checkpoint are recomputed, not reused. Objective names, the pairs and the task data
+(each split file the fine-tuning reads) are checked before any cell runs or is submitted.
 
 Then OUT/results.csv (one row per cell and seed), OUT/results.md (mean +- std (n) per objective
 x transform; per task Spearman rho and Pearson r between alignment and delta, over the cells'
@@ -23,7 +27,8 @@ smaller transfer gaps, as in the paper) and OUT/alignment_vs_transfer.png.
 
 --jobs N runs N cells side by side (each with 1/N of the CPU threads). With --slurm each
 unfinished cell becomes one SLURM job (this command with --only-cell); run the command again
-(or pass --wait) to collect.
+(or pass --wait) to collect. --slurm-args takes sbatch's options as one value, also when it
+starts with a dash: --slurm-args "--partition=gpu --time=12:00:00" (or --slurm-args=...).
 """
 
 import argparse
@@ -31,6 +36,8 @@ import csv
 import hashlib
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -41,11 +48,14 @@ from pathlib import Path
 import numpy as np
 
 from alignmlm.cli import finetune, slurm_cells, train
+from alignmlm.cli.evaluate_alignment import file_sha256
 from alignmlm.data_prep.task_data import RECORD as TASK_RECORD
 from alignmlm.data_prep.task_data import check_matches_pair
 from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.pair import PairError, PreparedPair
+from alignmlm.pretraining_config import choices
+from alignmlm.safe_files import write_text_atomic
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
 ALIGNMENT_COLUMNS = [
@@ -56,6 +66,11 @@ ALIGNMENT_COLUMNS = [
     "heldout_p5_csls",
     "train_p1_nn",
 ]
+# the splits finetune.transfer reads (B_Z trains on train, selects on valid; B_S on the derived
+# ones; both are tested on test_derived), in the file formats each task reads
+TASK_SPLITS = ("train", "valid", "train_derived", "valid_derived", "test_derived")
+TASK_FILES = {"pos": (".conllu",), "nli": (".jsonl", ".tsv")}
+TASK_PREPARE = {"pos": "alignmlm prepare-pos", "nli": "alignmlm prepare-nli"}
 CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"), ("heldout_p1_nn", "held-out P@1 (NN)")]
 _print_lock = threading.Lock()
 
@@ -87,6 +102,53 @@ def parse_seeds(text: str) -> list:
             "seed is one run, and a repeat would be counted twice"
         )
     return seeds
+
+
+def parse_objectives(text: str) -> list:
+    """The objectives of --objectives, each a name of configs/objective/ (checked here, not when
+    its first cell is reached, possibly hours later)."""
+    objectives = [o.strip() for o in text.split(",") if o.strip()]
+    if not objectives:
+        raise SystemExit("error: --objectives is empty: nothing to compare")
+    known = choices("objective")
+    unknown = [o for o in objectives if o not in known]
+    if unknown:
+        raise SystemExit(
+            f"error: --objectives {text!r}: unknown objective {', '.join(map(repr, unknown))}; "
+            f"expected comma-separated names of configs/objective/*.yaml: {', '.join(known)}"
+        )
+    repeated = sorted({o for o in objectives if objectives.count(o) > 1})
+    if repeated:
+        raise SystemExit(
+            f"error: --objectives {text!r} repeats {', '.join(repeated)}: each objective is "
+            "one row, and a repeat would be counted as another cell"
+        )
+    return objectives
+
+
+def slurm_args_value(argv: list) -> list:
+    """`--slurm-args --partition=gpu` as `--slurm-args=--partition=gpu`: argparse takes a value
+    that starts with a dash for another option and would refuse it."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--slurm-args":
+            out[i : i + 2] = [f"--slurm-args={out[i + 1]}"]
+            break  # one --slurm-args (a second would be argparse's to judge)
+    return out
+
+
+def check_task_data(task: str, data: Path) -> None:
+    """Every split file the fine-tuning of `task` reads is in `data` (a missing one would fail
+    only when a cell's fine-tuning starts, after its pretraining)."""
+    if not data.is_dir():
+        raise SystemExit(f"error: --{task} {data}: directory not found")
+    for split in TASK_SPLITS:
+        names = [f"{split}{ext}" for ext in TASK_FILES[task]]
+        if not any((data / name).is_file() for name in names):
+            raise SystemExit(
+                f"error: --{task} {data} has no {' or '.join(names)} (the fine-tuning reads "
+                f"{', '.join(TASK_SPLITS)}); make the directory with {TASK_PREPARE[task]}"
+            )
 
 
 def fingerprint(path: Path) -> str:
@@ -122,18 +184,73 @@ def pretraining_recipe(args) -> dict:
     }
 
 
-def step(cell: Path, name: str, description: str, fn) -> dict:
-    """Run fn() once: its result is kept in CELL/NAME.json and reused when the cell's settings
-    are unchanged (checked before any cell runs)."""
+_sha256_cache: dict = {}
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """file_sha256 of a checkpoint, hashed once per version of the file in this process (the
+    driver checks each cell before it runs it)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _sha256_cache:
+        _sha256_cache[key] = file_sha256(path)
+    return _sha256_cache[key]
+
+
+def checkpoint_path(cell: Path) -> Path:
+    return cell / "pretrain" / "checkpoint_last.pt"
+
+
+def reusable(cell: Path, name: str, checkpoint: str | None = None) -> tuple:
+    """(record of CELL/NAME.json, "") when that step's result can be reused, else (None, why
+    not; "" when it was never done). The pretraining's record must describe the checkpoint in
+    CELL/pretrain/ now; a later step's must have been computed from `checkpoint` (its sha256)."""
     marker = cell / f"{name}.json"
-    if marker.is_file():
+    if not marker.is_file():
+        return None, ""
+    record = json.loads(marker.read_text())
+    recorded = record.get("checkpoint_sha256")
+    if name == "pretrain":
+        path = checkpoint_path(cell)
+        if not path.is_file():
+            return None, f"{marker} is there but {path} is not: pretraining again"
+        found = checkpoint_sha256(path)
+        if recorded is None:  # an older version's record: the checkpoint is the one it made
+            record["checkpoint_sha256"] = found
+            write_text_atomic(marker, json.dumps(record, indent=2) + "\n")
+        elif recorded != found:
+            return None, (
+                f"{path} is not the checkpoint {marker} records (sha256 {recorded[:12]}..., "
+                f"found {found[:12]}...): it was replaced; pretraining again"
+            )
+        return record, ""
+    if recorded != checkpoint:
+        source = f"checkpoint sha256 {recorded[:12]}..." if recorded else "a checkpoint it does not record"
+        return None, (
+            f"{marker} was computed from {source}, not from the pretrained checkpoint there now "
+            f"(sha256 {checkpoint[:12]}...): recomputing"
+        )
+    return record, ""
+
+
+def step(cell: Path, name: str, description: str, fn, checkpoint: str | None = None) -> dict:
+    """Run fn() once: its result is kept in CELL/NAME.json and reused when the cell's settings
+    are unchanged (checked before any cell runs) and it was computed from the checkpoint there
+    now (`checkpoint`: its sha256; the pretraining's record holds it)."""
+    marker = cell / f"{name}.json"
+    record, why = reusable(cell, name, checkpoint)
+    if record is not None:
         log(f"{description}: done before with the same settings, reusing {marker}")
-        return json.loads(marker.read_text())
+        return record
+    if why:
+        log(f"{description}: {why}")
     log(f"{description} ...")
     start = time.perf_counter()
     result = fn()
+    if checkpoint is not None:
+        result["checkpoint_sha256"] = checkpoint
     result["seconds"] = round(time.perf_counter() - start, 1)
-    marker.write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(marker, json.dumps(result, indent=2) + "\n")
     log(f"{description}: {result['seconds']} s")
     return result
 
@@ -253,8 +370,10 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
         env,
     )
     valid = read_records(cell.dir / "pretrain" / "train.log", "valid")[-1]
+    checkpoint = checkpoint_path(cell.dir)
     return {
-        "checkpoint": str(cell.dir / "pretrain" / "checkpoint_last.pt"),
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": checkpoint_sha256(checkpoint),  # what every later step records
         "valid_mlm_loss": float(valid.get("valid_mlm_loss", valid["valid_loss"])),
     }
 
@@ -268,7 +387,7 @@ def alignment(cell: Cell, pair: Path, env: dict) -> dict:
             "alignmlm",
             "evaluate-alignment",
             "--checkpoint",
-            cell.dir / "pretrain" / "checkpoint_last.pt",
+            checkpoint_path(cell.dir),
             "--pair",
             pair,
             "--output",
@@ -285,9 +404,12 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
     cell.dir.mkdir(parents=True, exist_ok=True)
     record = cell.dir / "cell.json"
     old_tasks = json.loads(record.read_text())["tasks"] if record.is_file() else {}
-    record.write_text(json.dumps({**settings, "tasks": {**old_tasks, **settings["tasks"]}}, indent=2) + "\n")
+    write_text_atomic(
+        record, json.dumps({**settings, "tasks": {**old_tasks, **settings["tasks"]}}, indent=2) + "\n"
+    )
     pre = step(cell.dir, "pretrain", f"{cell.name}: pretrain", lambda: pretrain(args, cell, pair, env))
-    ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env))
+    sha = pre["checkpoint_sha256"]
+    ali = step(cell.dir, "alignment", f"{cell.name}: alignment", lambda: alignment(cell, pair, env), sha)
     from alignmlm.alignment_benchmark import flat_metrics
 
     scores = flat_metrics(ali)
@@ -316,7 +438,7 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
             except RuntimeError as err:
                 raise CellError(str(err)) from None
 
-        res = step(cell.dir, task, f"{cell.name}: {task.upper()} B_Z / B_S", fn)
+        res = step(cell.dir, task, f"{cell.name}: {task.upper()} B_Z / B_S", fn, sha)
         row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
     return row
 
@@ -377,10 +499,13 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
         + ALIGNMENT_COLUMNS
         + ["valid_mlm_loss"]
     )
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    import io
+
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(out / "results.csv", table.getvalue())
     groups = group(rows)
     heads = "".join(f" {t.upper()} B_S | {t.upper()} B_Z | {t.upper()} Δ |" for t in tasks)
     lines = [
@@ -405,7 +530,7 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
         "transfer gap — the paper's sign):",
         *correlation_lines(groups, tasks),
     ]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / "results.md", "\n".join(lines) + "\n")
     plot(out / "alignment_vs_transfer.png", groups, tasks)
 
 
@@ -460,7 +585,11 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
 
 
 def finished(cell: Cell, tasks: list) -> bool:
-    return all((cell.dir / f"{name}.json").is_file() for name in ["pretrain", "alignment", *tasks])
+    """Every step's result is there and was computed from the cell's checkpoint."""
+    pre, _ = reusable(cell.dir, "pretrain")
+    return pre is not None and all(
+        reusable(cell.dir, name, pre["checkpoint_sha256"])[0] is not None for name in ["alignment", *tasks]
+    )
 
 
 def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
@@ -544,7 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--slurm-args",
         default="",
-        help='sbatch options for each cell\'s job, e.g. "--partition=gpu --gpus=1 --time=12:00:00"',
+        help="sbatch options for each cell's job, one value, e.g. --slurm-args "
+        '"--partition=gpu --gpus=1 --time=12:00:00" (a value starting with a dash is taken as it is)',
     )
     p.add_argument("--wait", action="store_true", help="with --slurm: wait for the jobs, then collect")
     p.add_argument(
@@ -557,24 +687,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 @reported
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = slurm_args_value(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
         raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
     seeds = parse_seeds(args.seeds)
-    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    if not objectives:
-        raise SystemExit("error: --objectives is empty: nothing to compare")
-    repeated = sorted({o for o in objectives if objectives.count(o) > 1})
-    if repeated:
-        raise SystemExit(
-            f"error: --objectives {args.objectives!r} repeats {', '.join(repeated)}: each objective is "
-            "one row, and a repeat would be counted as another cell"
-        )
+    objectives = parse_objectives(args.objectives)
     if args.jobs < 1:
         raise SystemExit(f"error: --jobs must be at least 1, got {args.jobs}")
+    if args.slurm and not args.only_cell:
+        try:
+            shlex.split(args.slurm_args)
+        except ValueError as err:
+            raise SystemExit(
+                f"error: --slurm-args {args.slurm_args!r}: {err}; quote it as for a shell"
+            ) from None
+        if shutil.which("sbatch") is None:
+            raise SystemExit(
+                "error: --slurm: sbatch not found; run this on a SLURM login node (or leave out --slurm)"
+            )
     tasks = ["pos"] + ["nli"] * bool(args.nli)
-    fingerprints, cells, pair_of_transform = {}, [], {}
+    fingerprints, cells, pair_of_transform, pairs = {}, [], {}, []
     for k, pair in enumerate(args.pair):
         try:
             prepared = PreparedPair.load(pair)
@@ -589,6 +722,9 @@ def main(argv=None) -> int:
             )
         pair_of_transform[transform] = pair
         fingerprints[("pair", k)] = prepared.fingerprint()
+        pairs.append(prepared)
+        cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
+    for k, prepared in enumerate(pairs):  # every pair first: a clash of two pairs is the first problem
         for t in tasks:
             data = getattr(args, t)[k]
             if not data.is_dir():
@@ -597,10 +733,10 @@ def main(argv=None) -> int:
                 warning = check_matches_pair(data, prepared)
             except ValueError as err:
                 raise SystemExit(f"error: --{t} {err}") from None
+            check_task_data(t, data)
             if warning:
                 print(f"warning: {warning}", file=sys.stderr)
             fingerprints[(t, k)] = fingerprint(data)
-        cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
     if args.only_cell:
         cells = [c for c in cells if c.dir.name == args.only_cell]
         if not cells:
@@ -609,7 +745,7 @@ def main(argv=None) -> int:
     wanted = {c.dir: cell_settings(args, c, fingerprints, tasks) for c in cells}
     check_out(args.out, cells, wanted)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compare.json").write_text(json.dumps({"format": FORMAT}) + "\n")
+    write_text_atomic(args.out / "compare.json", json.dumps({"format": FORMAT}) + "\n")
     if not args.only_cell and args.slurm and not run_on_slurm(args, argv, cells, tasks):
         return 0
 

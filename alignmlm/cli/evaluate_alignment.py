@@ -14,17 +14,60 @@ Prints (and writes to --output) JSON with, in percent (docs/evaluation.md, "Alig
   paper              the ALIGN-MLM authors' protocol (pairs with a script change only): numpy
                      seed 42, the last 40 % of the V source pieces, cosine among all V target rows
   mean_cosine        mean cosine of the train / held-out pairs
+  checkpoint_sha256, pair_fingerprint
+                     what the figures were computed from: the checkpoint file's content hash and
+                     the pair's (alignmlm.pair.PreparedPair.fingerprint)
+--output is checked before the evaluation (a directory, a missing parent or a directory that cannot
+be written is refused at once) and written whole or not at all.
 Words of several pieces are the mean of their pieces; XLM's language embeddings are added per
 side. These are the numbers (and, prefixed with `align_`, the names) that validation logs.
 """
 
 import argparse
+import hashlib
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from alignmlm.errors import reported
 from alignmlm.pair import PairError, PreparedPair
+from alignmlm.safe_files import write_text_atomic
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's content, read in chunks (a checkpoint may be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_output(output: Path) -> None:
+    """Refuse an --output that could not be written, before the (slow) evaluation."""
+    if output.is_dir():
+        raise SystemExit(
+            f"error: --output {output} is a directory; give a file path, e.g. {output / 'alignment.json'}"
+        )
+    parent = output.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise SystemExit(
+            f"error: --output {output}: its directory {parent} {what}; create it or choose another path"
+        )
+    try:  # the atomic write creates a file beside the output: try that (os.access is wrong for root)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{output.name}.probe"):
+            pass
+    except OSError as err:
+        raise SystemExit(
+            f"error: --output {output}: cannot write in {parent} ({err.strerror or err}); choose a location you can write"
+        ) from None
+    if output.exists() and not os.access(output, os.W_OK):
+        raise SystemExit(
+            f"error: --output {output}: not writable; choose another path or fix its permissions"
+        )
 
 
 def check_dictionary(dictionary, pair: PreparedPair, checkpoint: Path) -> None:
@@ -49,6 +92,7 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
 
     if not checkpoint.is_file():
         raise SystemExit(f"error: {checkpoint}: checkpoint not found")
+    sha256 = file_sha256(checkpoint)  # of the file about to be loaded
     try:
         pair = PreparedPair.load(pair_dir) if pair_dir is not None else None
     except PairError as err:
@@ -78,7 +122,9 @@ def evaluate(checkpoint: Path, pair_dir: Path | None) -> dict:
     encoder = getattr(model, "encoder", None)
     return {
         "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256,
         "pair": str(pair.root),
+        "pair_fingerprint": pair.fingerprint(),
         "language_embeddings": getattr(encoder, "embed_langs", None) is not None,
         **result,
     }
@@ -95,11 +141,13 @@ def main(argv=None) -> int:
     )
     p.add_argument("--output", type=Path, help="also write the JSON here")
     args = p.parse_args(argv)
+    if args.output:
+        check_output(args.output)
     result = evaluate(args.checkpoint, args.pair)
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:
-        args.output.write_text(text + "\n")
+        write_text_atomic(args.output, text + "\n")
     return 0
 
 

@@ -19,6 +19,13 @@ one_of() {  # one_of NAME VALUE...
 positive_int() {
   [[ ${!1} =~ ^[1-9][0-9]*$ ]] || die "$1=${!1}: expected a positive integer"
 }
+config_name() {  # config_name NAME GROUP: NAME's value is the plain name of a configs/GROUP/*.yaml
+  local value=${!1} known
+  known=$(cd "$REPO/configs/$2" && ls -- *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')
+  # a path (OBJECTIVE=../run/cpu) would pick a file of another group
+  [[ $value =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] && [ -f "$REPO/configs/$2/$value.yaml" ] \
+    || die "$1=$value: expected the plain name of a file in configs/$2/: ${known% }"
+}
 
 # --- the variables ---------------------------------------------------------------------------
 [ -d "$REPO/alignmlm" ] && [ -f "$REPO/configs/pretrain.yaml" ] \
@@ -33,9 +40,14 @@ for name in NODES GPUS_PER_NODE CPUS_PER_TASK SAVE_INTERVAL_UPDATES REQUEUE_GRAC
 done
 one_of DEVICE gpu cpu
 one_of PRECISION fp16 bf16 amp fp32
-[ -f "$REPO/configs/objective/$OBJECTIVE.yaml" ] || die "OBJECTIVE=$OBJECTIVE: no configs/objective/$OBJECTIVE.yaml (mlm, align_mlm, xlm, dict_mlm)"
-[ -f "$REPO/configs/run/$RUN.yaml" ] || die "RUN=$RUN: no configs/run/$RUN.yaml"
-[ "$SIZE" = tiny ] || [ -f "$REPO/configs/size/$SIZE.yaml" ] || die "SIZE=$SIZE: no configs/size/$SIZE.yaml (or tiny)"
+config_name PRECISION precision
+config_name OBJECTIVE objective
+config_name RUN run
+[ "$SIZE" = tiny ] || config_name SIZE size
+if [ -n "$PORT" ]; then  # the default (20000 + job id mod 10000) is chosen in the job
+  [[ $PORT =~ ^[1-9][0-9]{3,4}$ ]] && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65535 ] \
+    || die "PORT=$PORT: expected an integer from 1024 to 65535 (or leave it unset: 20000 + job id mod 10000)"
+fi
 [ "$DEVICE" = gpu ] || [ "$PRECISION" = fp32 ] \
   || die "PRECISION=$PRECISION needs GPUs (DEVICE=gpu); on CPUs use PRECISION=fp32"
 case $DATA in /*) ;; *) die "DATA=$DATA: give an absolute path (every node resolves it)";; esac
@@ -52,6 +64,16 @@ VALID_SUBSETS=$(pair_field valid_subsets)
 WORLD_SIZE=$((NODES * GPUS_PER_NODE))
 read -r -a extra_args <<< "$EXTRA_ARGS"
 for arg in "${extra_args[@]}"; do
+  # hydra overrides only; anything else would fail in the job, after queueing
+  case $arg in
+    -*) die "EXTRA_ARGS: $arg: expected hydra overrides key=value (e.g. optimization.max_update=1000), not fairseq-train flags";;
+    ~*) ;;  # ~key deletes a key
+    *=*) ;;
+    *) die "EXTRA_ARGS: $arg: expected key=value (e.g. optimization.max_update=1000); entries are separated by spaces";;
+  esac
+  squotes=${arg//[^\']/} dquotes=${arg//[^\"]/}
+  [ $((${#squotes} % 2)) = 0 ] && [ $((${#dquotes} % 2)) = 0 ] \
+    || die "EXTRA_ARGS: $arg: unbalanced quote; a value cannot contain spaces, and its quotes must close within it"
   case $arg in
     *distributed_world_size=*) [ "${arg#*=}" = "$WORLD_SIZE" ] || die "EXTRA_ARGS sets $arg but the job launches NODES x GPUS_PER_NODE = $WORLD_SIZE processes: fairseq would wait forever for the missing ranks; change NODES or GPUS_PER_NODE instead";;
   esac
@@ -78,6 +100,17 @@ srun_command() {  # srun_command MASTER_HOST PORT
 
 # --- on the login node: submit ---------------------------------------------------------------
 if [ -z "${SLURM_JOB_ID:-}" ]; then
+  # alignmlm train's own checks, writing nothing: the overrides, and above all the save directory,
+  # which fairseq resumes: a checkpoint of another objective, architecture or data is refused here
+  # instead of being continued as this run
+  train_check=("$PYTHON" -m alignmlm train --objective "$OBJECTIVE" --data "$DATA" --save-dir "$SAVE_DIR"
+    --run "$RUN" --precision "$PRECISION")
+  [ "$SIZE" = tiny ] || train_check+=(--size "$SIZE")
+  if ! checked=$(cd "$REPO" && "${train_check[@]}" --dry-run -- "${extra_args[@]}" 2>&1 >/dev/null); then
+    error=$(grep '^error: ' <<< "$checked" | tail -n 1 || true)
+    [ -n "$error" ] || error="error: $(tail -n 5 <<< "$checked")"
+    die "${error#error: } (checked with: alignmlm train ... --dry-run)"
+  fi
   resources=(--gpus-per-node="$GPUS_PER_NODE")
   [ "$DEVICE" = gpu ] || resources=()
   submit=(sbatch --job-name="$OBJECTIVE" --nodes="$NODES" --ntasks-per-node="$GPUS_PER_NODE"
@@ -92,7 +125,7 @@ if [ -z "${SLURM_JOB_ID:-}" ]; then
   fi
   command -v sbatch >/dev/null || die "sbatch not found: submit from a SLURM login node (DRY_RUN=1 prints the commands)"
   mkdir -p "$SAVE_DIR"
-  [ -f "$SAVE_DIR/checkpoint_last.pt" ] && echo "note: $SAVE_DIR/checkpoint_last.pt exists: the job resumes from it"
+  [ -f "$SAVE_DIR/checkpoint_last.pt" ] && echo "note: $SAVE_DIR/checkpoint_last.pt (same objective, architecture and data) exists: the job resumes from it"
   export NODES GPUS_PER_NODE PARTITION TIME ACCOUNT DATA OBJECTIVE SAVE_DIR RUN SIZE PRECISION \
     SAVE_INTERVAL_UPDATES DEVICE CPUS_PER_TASK PORT PYTHON EXTRA_ARGS REQUEUE_GRACE REPO
   exec "${submit[@]}"
