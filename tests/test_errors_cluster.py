@@ -406,3 +406,18 @@ def test_template_refuses_a_save_dir_of_another_objective(variables, manifest_pa
     same = template(TEMPLATE, {**tiny, "OBJECTIVE": "mlm"})  # the same run: resumed, quietly
     assert [line.split()[:2] for line in same.stdout.splitlines()] == [["+", "sbatch"], ["+", "(in"]]
     assert same.stderr == ""
+
+
+def test_alignment_curve_checks_out_and_repeated_runs_first(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(
+        '{"valid_loss": "3", "valid_num_updates": "10", "valid_align_heldout_p1_nn": "5"}\n'
+    )
+    message = refusal("alignment-curve", "--run", f"mlm={run}", "--out", tmp_path / "missing" / "curve.png")
+    assert message.startswith(f"error: --out {tmp_path / 'missing' / 'curve.png'}: its directory ")
+    # one run given twice would be plotted as two seeds that agree exactly
+    message = refusal(
+        "alignment-curve", "--run", f"mlm={run}", "--run", f"mlm={run}/", "--out", tmp_path / "c.png"
+    )
+    assert message == f"error: --run 'mlm={run}/': {run}/ is given twice (also as --run 'mlm={run}')"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignmlm.cli.evaluate_alignment import check_output
 from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 
@@ -53,11 +54,19 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = p.parse_args(argv)
+    check_output(args.out, "--out")
     runs: dict = {}
+    seen: dict = {}
     for item in args.run:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise SystemExit(f"error: --run {item!r}: expected NAME=SAVE_DIR")
+        resolved = Path(path).resolve()
+        if resolved in seen:  # one run counted twice would look like two agreeing seeds
+            raise SystemExit(
+                f"error: --run {item!r}: {path} is given twice (also as --run {seen[resolved]!r})"
+            )
+        seen[resolved] = item
         runs.setdefault(name, []).append(curve(Path(path), args.metric))
 
     import logging

@@ -45,29 +45,27 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def check_output(output: Path) -> None:
-    """Refuse an --output that could not be written, before the (slow) evaluation."""
+def check_output(output: Path, flag: str = "--output") -> None:
+    """Refuse an output file (of option `flag`) that could not be written, before the slow work."""
     if output.is_dir():
         raise SystemExit(
-            f"error: --output {output} is a directory; give a file path, e.g. {output / 'alignment.json'}"
+            f"error: {flag} {output} is a directory; give a file path, e.g. {output / 'alignment.json'}"
         )
     parent = output.parent
     if not parent.is_dir():
         what = "is not a directory" if parent.exists() else "does not exist"
         raise SystemExit(
-            f"error: --output {output}: its directory {parent} {what}; create it or choose another path"
+            f"error: {flag} {output}: its directory {parent} {what}; create it or choose another path"
         )
     try:  # the atomic write creates a file beside the output: try that (os.access is wrong for root)
         with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{output.name}.probe"):
             pass
     except OSError as err:
         raise SystemExit(
-            f"error: --output {output}: cannot write in {parent} ({err.strerror or err}); choose a location you can write"
+            f"error: {flag} {output}: cannot write in {parent} ({err.strerror or err}); choose a location you can write"
         ) from None
     if output.exists() and not os.access(output, os.W_OK):
-        raise SystemExit(
-            f"error: --output {output}: not writable; choose another path or fix its permissions"
-        )
+        raise SystemExit(f"error: {flag} {output}: not writable; choose another path or fix its permissions")
 
 
 def check_dictionary(dictionary, pair: PreparedPair, checkpoint: Path) -> None:

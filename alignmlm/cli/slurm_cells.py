@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from alignmlm.safe_files import write_text_atomic
+
 ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
 
 
@@ -45,11 +47,10 @@ def submit(cell: Path, command: list, sbatch_args: str, log) -> str:
     ]
     proc = subprocess.run(sbatch, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(
-            f"error: sbatch failed for {cell.name}: {proc.stderr.strip()}\ncommand: {shlex.join(sbatch)}"
-        )
+        reason = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
+        raise SystemExit(f"error: sbatch failed for {cell.name}: {reason} (command: {shlex.join(sbatch)})")
     job_id = proc.stdout.strip().split(";")[0]
-    marker.write_text(json.dumps({"job_id": job_id, "sbatch": sbatch}, indent=2) + "\n")
+    write_text_atomic(marker, json.dumps({"job_id": job_id, "sbatch": sbatch}, indent=2) + "\n")
     log(f"{cell.name}: submitted job {job_id}")
     return job_id
 
