@@ -16,6 +16,8 @@ from omegaconf import DictConfig, ListConfig
 from omegaconf.base import ContainerMetadata, Metadata
 from omegaconf.nodes import AnyNode
 
+from .errors import InputError
+
 # Namespace is in every fairseq checkpoint (cfg.model); the OmegaConf classes in those saved
 # from a live DictConfig.
 FAIRSEQ_CHECKPOINT_CLASSES = [
@@ -52,8 +54,21 @@ def load_checkpoint(path: str | Path, data: str | Path | None = None):
 
 def checkpoint_config(path: str | Path) -> dict:
     """The fairseq config stored in a checkpoint, without building anything (the file is
-    memory-mapped, so a large checkpoint is not read whole). Model settings as a dict too."""
-    state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    memory-mapped, so a large checkpoint is not read whole). Model settings as a dict too.
+    InputError for a file that is not a readable fairseq checkpoint (truncated, or another kind)."""
+    path = Path(path)
+    if not path.is_file():  # OSError: the one-line report names the path
+        raise FileNotFoundError(2, "checkpoint not found", str(path))
+    try:
+        state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    except Exception as err:  # zip, pickle and torch errors alike: the file is not a whole checkpoint
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(
+            f"{path}: not a readable fairseq checkpoint (truncated by a kill? or not a checkpoint: "
+            f"{reason}); use an intact checkpoint, e.g. the one it was copied from"
+        ) from None
+    if not isinstance(state, dict) or not state.get("cfg"):
+        raise InputError(f"{path}: not a fairseq checkpoint (no 'cfg' with the training config)")
     cfg = dict(state["cfg"])
     if isinstance(cfg.get("model"), argparse.Namespace):
         cfg["model"] = vars(cfg["model"])

@@ -42,6 +42,60 @@ def compose(objective: str, overrides: list[str] | tuple = (), config_dir: Path 
     ):
         # hydra warns that the file shares its name with fairseq's schema: how fairseq works
         warnings.simplefilter("ignore", UserWarning)
-        cfg = hydra_compose(BASE_CONFIG, overrides=[f"+objective={objective}", *overrides])
-    add_defaults(cfg)
+        try:
+            cfg = hydra_compose(BASE_CONFIG, overrides=[f"+objective={objective}", *overrides])
+            add_defaults(cfg)  # where a plugin field gets its type: a wrong value fails here
+        except Exception as err:
+            raise override_error(err, list(overrides)) from None
     return cfg
+
+
+def override_key(override: str) -> str:
+    """'++criterion.align_weight=5' -> 'criterion.align_weight'."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def override_error(err: Exception, overrides: list[str]) -> Exception:
+    """An InputError naming the override hydra or OmegaConf refused, for a composition error;
+    anything else (a bug) unchanged."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(err, HydraException | OmegaConfBaseException):
+        return err
+    culprit, reason = None, str(err).splitlines()[0]
+    if isinstance(err, OverrideParseException):
+        parser = OverridesParser.create()
+        for override in overrides:  # the first one hydra cannot parse alone
+            try:
+                parser.parse_override(override)
+            except HydraException as parse_error:
+                culprit = override
+                lines = str(parse_error).splitlines()
+                reason = lines[1] if len(lines) > 1 else lines[0]
+                break
+        return InputError(
+            f"hydra override {(culprit or '?').lstrip('+')!r}: expected key=value "
+            f"(e.g. criterion.align_weight=5); hydra: {reason}"
+        )
+    key = getattr(err, "key", None)
+    if key is not None:  # OmegaConf names the field only: find the override that set it
+        culprit = next((o for o in overrides if override_key(o).split(".")[-1] == str(key)), None)
+    if culprit is None:
+        culprit = next(
+            (o for o in overrides if any(f in str(err) for f in (f" {o}", repr(o), repr(override_key(o))))),
+            None,
+        )
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, OmegaConfBaseException) and "Error merging" in reason:
+        reason = str(cause).splitlines()[0]
+    where = f"hydra override {culprit.lstrip('+')!r}" if culprit else "hydra overrides"
+    if "Ambiguous value" in reason:  # a comma means a sweep to hydra
+        return InputError(f"{where}: a value with commas must be quoted, e.g. key='0:0,2000:10'")
+    if "not in" in reason or "Could not override" in reason or "Could not append" in reason:
+        reason = f"no such setting ({reason})"
+    return InputError(
+        f"{where}: {reason.rstrip('.')}; check the key and the value's type (the settings and "
+        "their types: fairseq-train --user-dir alignmlm --task TASK --criterion CRITERION --help)"
+    )

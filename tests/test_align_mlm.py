@@ -143,7 +143,7 @@ def _count_blocks(pair) -> int:
 @pytest.mark.parametrize(
     "content, error, expected",
     [
-        (None, FileNotFoundError, "nope.txt: bilingual dictionary not found"),
+        (None, ValueError, "nope.txt: bilingual dictionary not found (--bilingual-dict)"),
         ("▁the §▁the\n▁a §▁a extra\n", ValueError, "bad.txt:2: expected 2 whitespace-separated fields"),
         (
             "zz1 yy1\nzz2 yy2\nzz3 yy3\n",

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from alignmlm import PLUGIN_DIR
 from alignmlm.data_prep.task_data import check_matches_pair
-from alignmlm.errors import reported
+from alignmlm.errors import InputError, reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.models.architectures import size_name
 from alignmlm.pair import PreparedPair
@@ -98,6 +98,15 @@ def finetuning_arch(pretrained_arch: str, family: str) -> str:
     embeddings of an XLM checkpoint come with its weights)."""
     size = size_name(pretrained_arch)
     return f"{family}_{size}" if size else family
+
+
+def check_out_dir(out: Path) -> None:
+    """--out must be a directory or creatable as one, before any fine-tuning starts."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a directory (it is created if missing)")
+    parent = next(p for p in out.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: {parent} is a file, not a directory")
 
 
 def fairseq_command(
@@ -221,8 +230,15 @@ def transfer(
         with open(save / "stdout", "w") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code:
-            tail = "".join((save / "stdout").read_text(errors="replace").splitlines(keepends=True)[-20:])
-            raise RuntimeError(f"fine-tuning failed, log {save / 'stdout'}:\n{tail}")
+            lines = (save / "stdout").read_text(errors="replace").splitlines(keepends=True)
+            # the plugin's bad input ends fairseq's log in one `error:` line: that line says it all
+            errors = [line.strip() for line in lines if line.startswith("error:")]
+            if errors:
+                # RuntimeError as any failed run (compare reports it as the cell's failure)
+                raise RuntimeError(
+                    f"fine-tuning {name} failed: {errors[-1][len('error:') :].strip()} (log {save / 'stdout'})"
+                )
+            raise RuntimeError(f"fine-tuning failed, log {save / 'stdout'}:\n{''.join(lines[-20:])}")
         selected = selected_score(save / "train.log", dev)
         result[name], result[f"{name}_selection"] = selected["score"], selected
     result["delta"] = round(result["B_Z"] - result["B_S"], 2)
@@ -250,8 +266,12 @@ def main(argv=None) -> int:
     )
     p.add_argument("--seed", type=int, default=1, help="fine-tuning seed")
     args = p.parse_args(argv)
+    check_out_dir(args.out)
     if not args.checkpoint.is_file():
         raise SystemExit(f"error: {args.checkpoint}: checkpoint not found")
+    from alignmlm.checkpoint import checkpoint_config
+
+    checkpoint_config(args.checkpoint)  # a truncated or foreign file: one line, before any run
     try:
         warning = check_matches_pair(args.data, PreparedPair.load(args.pair))
     except ValueError as err:  # PairError included

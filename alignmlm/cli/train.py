@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
+import math
+import os
 import shlex
 import subprocess
 import sys
@@ -22,9 +25,10 @@ from pathlib import Path
 import yaml
 
 from alignmlm import CONFIG_DIR, PLUGIN_DIR
-from alignmlm.errors import reported
+from alignmlm.errors import InputError, reported
 from alignmlm.pair import PARALLEL_SUBDIR, PairError, PreparedPair
 from alignmlm.pretraining_config import BASE_CONFIG, choices
+from alignmlm.safe_files import write_text_atomic
 
 # friendly flag -> (config key, type, what it sets); the defaults are the configs' (--help shows them)
 SETTINGS = {
@@ -147,36 +151,137 @@ def fairseq_command(args: argparse.Namespace, extra: list) -> list[str]:
     ]
 
 
-def check_resume(args: argparse.Namespace, extra: list) -> None:
-    """A save directory that holds a checkpoint is resumed by fairseq: refuse it when that
-    checkpoint is of another objective, architecture or data, which fairseq would otherwise
-    continue as if it were this run (or fail late, with an unhelpful assertion)."""
-    last = args.save_dir / "checkpoint_last.pt"
-    if not last.is_file():
-        return
-    from alignmlm.checkpoint import checkpoint_config, training_identity
-    from alignmlm.models.architectures import language_embedding_arch
+RUN_RECORD = "run.json"  # SAVE_DIR/run.json: what the run in that directory is
+
+
+def setting_name(key: str) -> str:
+    """'--max-tokens (dataset.max_tokens)' for a key with a friendly flag, else the key."""
+    flag = next((name for name, (k, _, _) in SETTINGS.items() if k == key), None)
+    return f"--{flag.replace('_', '-')} ({key})" if flag else key
+
+
+def check_save_dir(save_dir: Path) -> None:
+    """--save-dir must be a directory or creatable as one, before anything is composed or run."""
+    if save_dir.exists() and not save_dir.is_dir():
+        raise InputError(f"--save-dir {save_dir} is a file; give a directory (it is created if missing)")
+    for parent in save_dir.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--save-dir {save_dir}: {parent} is a file, not a directory")
+            if not save_dir.exists() and not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(f"--save-dir {save_dir}: no permission to create it in {parent}")
+            return
+
+
+def compose_run(args: argparse.Namespace, extra: list):
+    """The config fairseq-hydra-train will run (hydra's errors as one line, naming the override)."""
     from alignmlm.pretraining_config import compose
 
-    cfg = compose(
+    return compose(
         args.objective, [o for o in hydra_overrides(args, extra) if not o.startswith("+objective=")]
     )
+
+
+def check_settings(cfg) -> None:
+    """Settings fairseq accepts but that never train or never stop, on the composed config (so
+    --size/--run and overrides count), and the plugin's own checks (tasks/config_checks)."""
+    from alignmlm.tasks.config_checks import check_plugin_config
+
+    tokens, block = cfg.dataset.max_tokens, cfg.task.tokens_per_sample
+    if tokens is not None and tokens < block:
+        raise InputError(
+            f"{setting_name('dataset.max_tokens')} {tokens} is below "
+            f"{setting_name('task.tokens_per_sample')} {block}: no block fits in a batch, so "
+            f"fairseq would skip every sample; give at least {block} tokens per batch"
+        )
+    if cfg.optimization.max_update <= 0:
+        raise InputError(
+            f"{setting_name('optimization.max_update')} {cfg.optimization.max_update}: expected a "
+            "number of updates >= 1 (fairseq reads 0 as `no limit`: training would never stop)"
+        )
+    for lr in cfg.optimization.lr:
+        if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+            raise InputError(f"{setting_name('optimization.lr')} {lr}: expected a finite number > 0")
+    for freq in cfg.optimization.update_freq:
+        if freq < 1:
+            raise InputError(
+                f"{setting_name('optimization.update_freq')} {freq}: expected >= 1 batches per update"
+            )
+    check_plugin_config(cfg)
+
+
+def run_identity(args: argparse.Namespace, cfg) -> dict:
+    """What SAVE_DIR's run is: the objective (task, criterion), the model and the data, with the
+    prepared pair's fingerprint (a pair prepared again with other settings is other data)."""
+    from alignmlm.models.architectures import language_embedding_arch
+
+    data = Path(cfg.task.data).resolve()
+    pair = PreparedPair.of_data(data)
+    try:
+        fingerprint = pair.fingerprint() if pair else None
+    except OSError:  # a pair missing its dictionaries: the task says which, when fairseq reads it
+        fingerprint = None
     arch = cfg.model._name
-    wanted = {
+    return {
+        "objective": args.objective,
         "task": cfg.task._name,
         "criterion": cfg.criterion._name,
+        # XLM trains the language-embedding twin of the asked model (the checkpoint records it)
         "arch": language_embedding_arch(arch) if cfg.task._name == "xlm" else arch,
-        "data": str(Path(cfg.task.data).resolve()),
+        "data": str(data),
+        "pair_fingerprint": fingerprint,
     }
-    found = training_identity(checkpoint_config(last))
-    differ = [f"{key} {found[key]} (asked: {wanted[key]})" for key in wanted if found[key] != wanted[key]]
+
+
+def recorded_identity(save_dir: Path) -> dict | None:
+    """SAVE_DIR/run.json, or None when there is none."""
+    record = save_dir / RUN_RECORD
+    if not record.is_file():
+        return None
+    try:
+        found = json.loads(record.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(
+            f"{record}: not valid JSON ({err}); it records which run {save_dir} holds: "
+            "use another --save-dir, or remove the file if the directory holds no run"
+        ) from None
+    if not isinstance(found, dict):
+        raise InputError(f"{record}: expected a JSON object; use another --save-dir")
+    return found
+
+
+def check_resume(save_dir: Path, wanted: dict) -> bool:
+    """Refuse a save directory of another run: its run.json (written before fairseq starts, so a
+    run that crashed before its first checkpoint counts) or its checkpoint_last.pt (which
+    fairseq would resume as this run, or fail on late with an unhelpful assertion). True when
+    there is a checkpoint to resume."""
+    from alignmlm.checkpoint import checkpoint_config, training_identity
+
+    differ, sources = {}, []
+    record = recorded_identity(save_dir)
+    if record is not None:
+        sources.append(RUN_RECORD)
+        for key, value in wanted.items():
+            # unknown (None) on either side: no evidence either way
+            if record.get(key) is not None and value is not None and record[key] != value:
+                differ[key] = record[key]
+    last = save_dir / "checkpoint_last.pt"
+    if last.is_file():
+        sources.append(last.name)
+        found = training_identity(checkpoint_config(last))
+        for key, value in found.items():
+            if key not in differ and value != wanted[key]:
+                differ[key] = value
     if differ:
-        raise SystemExit(
-            f"error: {args.save_dir} holds a checkpoint of another run: "
-            f"{'; '.join(differ)}. fairseq would resume it as this one. Use "
-            "another --save-dir (or remove its checkpoints to start over)"
+        what = "; ".join(f"{key.replace('_', ' ')} {differ[key]} (asked: {wanted[key]})" for key in differ)
+        if set(differ) == {"pair_fingerprint"}:
+            what += f": the pair in {wanted['data']} was prepared again, with other settings or inputs"
+        raise InputError(
+            f"{save_dir} holds another run ({' and '.join(sources)}): {what}. fairseq would "
+            "resume it as this one. Use another --save-dir (or remove its checkpoints and "
+            f"{RUN_RECORD} to start over)"
         )
-    print(f"resuming {last} (same objective, architecture and data)", flush=True)
+    return last.is_file()
 
 
 def add_setting_flags(p: argparse.ArgumentParser, names) -> None:
@@ -228,14 +333,26 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    # every check before anything is written or launched; --dry-run stops after them
+    if args.cpu_workers < 1:
+        raise InputError(f"--cpu-workers {args.cpu_workers}: expected at least 1 process")
+    check_save_dir(args.save_dir)
     check_extra(args, extra)
     command = fairseq_command(args, extra)
-    check_resume(args, extra)
+    cfg = compose_run(args, extra)
+    check_settings(cfg)
+    identity = run_identity(args, cfg)
+    if check_resume(args.save_dir, identity):
+        print(f"resuming {args.save_dir / 'checkpoint_last.pt'} (same objective, architecture and data)")
     print("+ " + shlex.join(command), flush=True)
     if args.dry_run:
         return 0
     args.save_dir.mkdir(parents=True, exist_ok=True)
-    return subprocess.call(command)
+    # before fairseq starts: a run that fails before its first checkpoint still owns the directory
+    write_text_atomic(args.save_dir / RUN_RECORD, json.dumps(identity, indent=2) + "\n")
+    # hydra re-raises the plugin's InputError instead of printing its own report, so that the
+    # plugin's excepthook ends the run in one `error:` line (status 2)
+    return subprocess.call(command, env=dict(os.environ, HYDRA_FULL_ERROR="1"))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
 
-from ..alignment import WeightSchedule, bag_means, pair_loss
+from ..alignment import bag_means, pair_loss
 from ..errors import InputError
 from ..models.embeddings import input_embedding_matrix
 from ..tasks.bilingual_dictionary import AlignMLMTask
+from ..tasks.config_checks import align_weight_schedule, check_finite
 
 
 @dataclass
@@ -49,13 +50,14 @@ class AlignMLMCriterionConfig(MaskedLmConfig):
 @register_criterion("align_mlm", dataclass=AlignMLMCriterionConfig)
 class AlignMLMLoss(MaskedLmLoss):
     def __init__(self, cfg: AlignMLMCriterionConfig, task):
+        check_finite(cfg, "criterion")
+        self.weight = align_weight_schedule(cfg.align_weight)  # finite and >= 0
         super().__init__(cfg, task)
         if not isinstance(task, AlignMLMTask):
             raise InputError(
                 f"--criterion align_mlm needs --task align_mlm (got "
                 f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only"
             )
-        self.weight = WeightSchedule(cfg.align_weight)
         self.kind = str(cfg.align_loss)
         self.pairs_per_step = cfg.align_pairs_per_step
         self.seed = cfg.seed

@@ -70,10 +70,18 @@ class BilingualDictionaryTask(MultilingualMLMTask):
             )
         given = cfg.bilingual_dict or cfg.align_dict
         if given:
-            return Path(given)
-        if self.pair is not None:
-            return self.pair.bilingual_dictionary("train")
-        raise InputError("--bilingual-dict is required: DATA is not the bin/ of a prepared pair")
+            path = Path(given)
+        elif self.pair is not None:
+            path = self.pair.bilingual_dictionary("train")
+        else:
+            raise InputError("--bilingual-dict is required: DATA is not the bin/ of a prepared pair")
+        if not path.is_file():  # InputError: one line at the top of fairseq-train
+            where = "--bilingual-dict" if given else f"the prepared pair {self.pair.root}"
+            raise InputError(
+                f"{path}: bilingual dictionary not found ({where}); prepare the pair again "
+                "or pass --bilingual-dict (task.bilingual_dict)"
+            )
+        return path
 
     def _tokenizer(self, cfg):
         units = str(cfg.dict_units)

@@ -2,6 +2,7 @@
 dictionary, the label set, language ids of derived splits. Not a task by itself."""
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from omegaconf import II, MISSING
 
 from ..data.labelled_dataset import LabelledDataset
 from ..data.twins import word_pieces
+from ..errors import InputError, describe_os_error
 
 logger = logging.getLogger(__name__)
+MAX_SHOWN = 5  # unknown labels named in a message, the most frequent first
 
 
 @dataclass
@@ -61,10 +64,13 @@ class FinetuningTask(FairseqTask):
     def setup_task(cls, cfg: FinetuningConfig, **kwargs):
         dict_path = Path(cfg.pair) / "bin" / "dict.txt"
         if not dict_path.is_file():
-            raise FileNotFoundError(f"{dict_path}: --pair must be a prepared pair directory")
-        dictionary = Dictionary.load(str(dict_path))
-        dictionary.add_symbol("<mask>")  # as in pretraining, so embedding sizes match
-        return cls(cfg, dictionary, dict_path)
+            raise InputError(f"{dict_path} not found: --pair must be a prepared pair directory")
+        try:
+            dictionary = Dictionary.load(str(dict_path))
+            dictionary.add_symbol("<mask>")  # as in pretraining, so embedding sizes match
+            return cls(cfg, dictionary, dict_path)
+        except OSError as err:  # an unreadable dictionary or spm.model: one line, not a traceback
+            raise InputError(describe_os_error(err)) from None
 
     def word_ids(self, word: str) -> list:
         """Dictionary ids of a word's pieces (`§word`: the twins of the pieces)."""
@@ -72,6 +78,28 @@ class FinetuningTask(FairseqTask):
 
     def _encode(self, text: str) -> list:
         return self.sp.encode(text, out_type=str)
+
+    def check_labels(self, path: Path, labels: Counter) -> int:
+        """The number of labels of split file `path` (`labels`: each label seen, with its count)
+        outside the label set. A few are left out of loss and accuracy (a warning); when more
+        than half are, the file is of another label set (numeric NLI labels, lower-case tags,
+        ...), whose training would run at gradient 0 and report an untrained head: an error."""
+        unknown = Counter({label: n for label, n in labels.items() if label not in self.label_index})
+        total, outside = sum(labels.values()), sum(unknown.values())
+        if not outside:
+            return 0
+        seen = ", ".join(f"{label!r} x{n}" for label, n in unknown.most_common(MAX_SHOWN))
+        more = f" and {len(unknown) - MAX_SHOWN} more" if len(unknown) > MAX_SHOWN else ""
+        if 2 * outside > total:
+            raise InputError(
+                f"{path}: {outside} of {total} labels are outside the label set ({seen}{more}); "
+                f"--labels is {','.join(self.labels)}: convert the file's labels to these, or pass "
+                "its own label set with --labels"
+            )
+        logger.warning(
+            "%s: %d of %d labels outside the label set (%s%s) are ignored", path, outside, total, seen, more
+        )
+        return outside
 
     def add_split(self, split: str, tokens: list, targets: list) -> None:
         lang_id = int(split.endswith(self.cfg.derived_suffix))

@@ -35,9 +35,10 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
-from ..errors import InputError
+from ..errors import InputError, describe_os_error
 from ..kernels import describe, fused_kernels
 from ..pair import PARALLEL_SUBDIR, PreparedPair
+from .config_checks import check_task_config
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,14 @@ def discover_languages(data_path: str) -> list:
     """Subdirectories of `data_path` that hold binarized data, sorted by name."""
     root = Path(data_path)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: data directory not found")
+        raise InputError(
+            f"{root}: data directory not found; --data / task.data is the bin/ of a prepared pair"
+        )
     langs = sorted(
         d.name for d in root.iterdir() if d.is_dir() and d.name != PARALLEL_SUBDIR and any(d.glob("*.idx"))
     )
     if not langs:
-        raise FileNotFoundError(
+        raise InputError(
             f"{root}: no language subdirectories with binarized data (LANG/train.idx); "
             "prepare the data with `alignmlm prepare-pair`"
         )
@@ -94,6 +97,7 @@ class MultilingualMLMTask(MaskedLMTask):
     cfg: MultilingualMLMConfig
 
     def __init__(self, cfg: MultilingualMLMConfig, dictionary=None):
+        check_task_config(cfg)  # probabilities in [0, 1], no NaN: subclasses' fields included
         super().__init__(cfg, dictionary)
         if cfg.mask_whole_words:
             raise InputError(
@@ -114,6 +118,13 @@ class MultilingualMLMTask(MaskedLMTask):
             self.alignment_benchmark = AlignmentBenchmark(self.pair, self.dictionary)
         self.num_updates = 0
         self._alignment_scores: tuple[int, dict] = (-1, {})
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        try:
+            return super().setup_task(cfg, **kwargs)
+        except OSError as err:  # a missing or unreadable data file: one line, not a traceback
+            raise InputError(describe_os_error(err)) from None
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         self.num_updates = update_num  # for weight schedules and the validation cache

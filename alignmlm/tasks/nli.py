@@ -6,11 +6,13 @@ DATA holds `{split}.jsonl` (what data_prep.prepare_nli writes: premise, hypothes
 one run can report several test sets (`--valid-subset valid,test_derived`). Words are the
 whitespace-separated tokens of each sentence, tokenized like POS words (`--pair`; `§word` takes
 the twins of its pieces). Input: `<s> premise </s> </s> hypothesis </s>` (RoBERTa's pairs).
-An example whose label is outside `--labels` is counted in the log and left out of the loss and
-of the accuracy (accuracy is over the examples with a known label).
+An example whose label is outside `--labels` is counted in the log (a warning) and left out of
+the loss and of the accuracy (accuracy is over the examples with a known label); a split where
+more than half are outside it is an error (e.g. numeric labels 0/1/2, or `Entailment`).
 """
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from omegaconf import MISSING
 from ..data.labelled_dataset import IGNORE
 from ..data.nli_reader import read_nli
 from ..data.sentence_pairs import encode_pair
+from ..errors import InputError
 from .finetuning import FinetuningConfig, FinetuningTask
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ class NliConfig(FinetuningConfig):
         default="entailment,neutral,contradiction",
         metadata={
             "help": "comma-separated label set; examples with other labels are counted and left "
-            "out of loss and accuracy"
+            "out of loss and accuracy (more than half of a split: an error)"
         },
     )
 
@@ -49,7 +52,7 @@ class NliTask(FinetuningTask):
         found = [Path(self.cfg.data) / f"{split}{ext}" for ext in (".jsonl", ".tsv")]
         found = [path for path in found if path.is_file()]
         if len(found) != 1:
-            raise FileNotFoundError(
+            raise InputError(
                 f"{Path(self.cfg.data) / split}.jsonl or .tsv: expected one NLI file for split "
                 f"{split!r}, found {len(found)}"
             )
@@ -60,7 +63,7 @@ class NliTask(FinetuningTask):
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         path = self.split_path(split)
-        tokens, targets, unknown, cut = [], [], 0, 0
+        tokens, targets, unknown, cut, labels_seen = [], [], 0, 0, Counter()
         for ex in read_nli(path):
             t, was_cut = encode_pair(
                 self.sentence_ids(ex.premise),
@@ -73,6 +76,7 @@ class NliTask(FinetuningTask):
             tokens.append(t)
             targets.append(torch.tensor(target))
             unknown, cut = unknown + (target == IGNORE), cut + was_cut
+            labels_seen[ex.label] += 1
         logger.info(
             "%s: %d pairs; %d with labels outside the label set (ignored), %d cut by --max-positions",
             path,
@@ -80,4 +84,5 @@ class NliTask(FinetuningTask):
             unknown,
             cut,
         )
+        self.check_labels(path, labels_seen)  # mostly unknown labels: an error, not a 0-gradient run
         self.add_split(split, tokens, targets)

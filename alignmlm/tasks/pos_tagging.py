@@ -5,10 +5,12 @@ DATA holds `{split}.conllu` files; a split is any file name, so one fine-tuning 
 several test sets (`--valid-subset valid,test_derived`). Words are tokenized with the pair's
 sentencepiece model and dictionary (`--pair`); a word written `§word` (the `trans` language, see
 data_prep.transform_conllu) takes the twins of its pieces. Labels sit on each word's first
-piece. Labels outside `--labels` (default the 17 UPOS tags) are counted and ignored.
+piece. Labels outside `--labels` (default the 17 UPOS tags) are counted and ignored, with a
+warning; a split where more than half are outside it is an error (another tag set).
 """
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +39,7 @@ class PosTaggingTask(FinetuningTask):
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         path = Path(self.cfg.data) / f"{split}.conllu"
-        tokens, targets, unknown, cut, words = [], [], 0, 0, 0
+        tokens, targets, unknown, cut, words, labels_seen = [], [], 0, 0, 0, Counter()
         for sentence_words, labels in tagged_words(path):
             t, y, n_unknown, n_cut = encode_tagged(
                 sentence_words,
@@ -51,6 +53,7 @@ class PosTaggingTask(FinetuningTask):
             tokens.append(t)
             targets.append(y)
             unknown, cut, words = unknown + n_unknown, cut + n_cut, words + len(sentence_words)
+            labels_seen.update(labels)
         logger.info(
             "%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
             "%d cut by --max-positions",
@@ -60,4 +63,5 @@ class PosTaggingTask(FinetuningTask):
             unknown,
             cut,
         )
+        self.check_labels(path, labels_seen)  # mostly unknown labels: an error, not a 0-gradient run
         self.add_split(split, tokens, targets)

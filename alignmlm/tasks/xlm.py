@@ -45,11 +45,6 @@ class XLMConfig(MultilingualMLMConfig):
 class XLMTask(MultilingualMLMTask):
     cfg: XLMConfig
 
-    def __init__(self, cfg: XLMConfig, dictionary=None):
-        super().__init__(cfg, dictionary)
-        if not 0.0 <= cfg.tlm_fraction <= 1.0:
-            raise InputError(f"--tlm-fraction must be in [0, 1], got {cfg.tlm_fraction}")
-
     def build_model(self, cfg, from_checkpoint=False):
         """The language-embedding twin of the asked architecture, of the same size, so that every
         objective is configured with the same `model._name` (roberta_tiny -> roberta_lang_tiny)."""
@@ -93,7 +88,7 @@ class XLMTask(MultilingualMLMTask):
         source = data_utils.load_indexed_dataset(f"{prefix}.{l1}", self.source_dictionary)
         target = data_utils.load_indexed_dataset(f"{prefix}.{l2}", self.source_dictionary)
         if source is None or target is None:
-            raise FileNotFoundError(
+            raise InputError(
                 f"TLM needs parallel data {prefix}.{{{l1},{l2}}}.bin; "
                 "prepare a synthetic pair, or pass --tlm-fraction 0"
             )
