@@ -74,6 +74,13 @@ def test_failed_run_leaves_the_previous_pair_untouched(corpus, tmp_path):
     assert snapshot(out) == before
     assert not (out / ".partial").exists()
 
+    # a first run that failed leaves no manifest behind: its corrected rerun is not "made with
+    # other settings (inputs differ); pass --overwrite"
+    fresh = tmp_path / "fresh"
+    assert "cannot train" in refusal("prepare-pair", *pair_args(corpus, fresh, "--vocab-size", "5000"))
+    assert sorted(p.name for p in fresh.iterdir()) == [pp.LOCK]
+    assert "cannot train" in refusal("prepare-pair", *pair_args(corpus, fresh, "--vocab-size", "4000"))
+
 
 def test_unfinished_run_does_not_block_the_corrected_rerun(corpus, tmp_path):
     out = tmp_path / "pair"
@@ -562,6 +569,26 @@ def test_task_data_other_foreign_and_unrecorded_directories(tmp_path):
     assert (old / "train.conllu").read_bytes() == (source / "train.conllu").read_bytes()
     error = refusal("prepare-pos", *pos_args(source, source))
     assert f"--conllu-dir {source / 'train.conllu'} lies in --out {source}" in error
+
+
+def test_task_data_second_run_on_the_same_out_stops_at_once(tmp_path):
+    import fcntl
+
+    source = write_conllu_dir(tmp_path / "ud")
+    out = tmp_path / "pos"
+    out.mkdir()
+    (out / ".partial").mkdir()  # the first run's work in progress
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the first run holds it
+        error = refusal("prepare-pos", *pos_args(source, out))
+    finally:
+        os.close(fd)
+    assert (
+        error
+        == f"error: --out {out}: another run is writing this directory; wait for it or choose another --out"
+    )
+    assert [p.name for p in out.iterdir()] == [".partial"]
 
 
 def test_check_matches_pair_refuses_unfinished_task_data(manifest_pair, tmp_path):

@@ -12,7 +12,10 @@ holding anything else is refused.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
@@ -36,6 +39,24 @@ def argument_parser(doc: str) -> argparse.ArgumentParser:
         f"{RECORD}; a directory holding anything else is refused)",
     )
     return p
+
+
+@contextmanager
+def exclusive(out: Path):
+    """Hold OUT for one converter run: a second run on the same OUT stops at once instead of
+    removing the first one's staging directory. The lock is on the directory itself (flock),
+    so it adds no file to the task data."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(
+                f"--out {out}: another run is writing this directory; wait for it or choose another --out"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_record(out: Path) -> dict | None:
@@ -103,6 +124,11 @@ def write_splits(
         "options": options or {},
         "inputs": {role: input_fingerprint(path, flag) for role, (flag, path) in inputs.items()},
     }
+    with exclusive(out):
+        return write_claimed(args, write, out, wanted, inputs, files)
+
+
+def write_claimed(args, write, out: Path, wanted: dict, inputs: dict, files: list) -> int:
     claim_output(out, files, args.overwrite, wanted)
     with staged(out) as stage:
         write(args, stage)
