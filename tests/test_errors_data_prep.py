@@ -159,7 +159,7 @@ def test_corpus_edited_in_the_middle_is_another_input(corpus, tmp_path):
     )
     error = refusal("prepare-pair", *pair_args(corpus, out))
     assert error == (
-        f"error: {out} was made with other settings (the contents of --corpus differ); choose "
+        f"error: --out {out} was made with other settings (the contents of --corpus differ); choose "
         "another --out or pass --overwrite to replace this prepared pair"
     )
     assert snapshot(out) == before

@@ -234,7 +234,7 @@ def exclusive(out: Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(
-                f"{out}: another prepare-pair is writing this directory; wait for it or choose another --out"
+                f"--out {out}: another prepare-pair is writing this directory; wait for it or choose another --out"
             ) from None
         yield
 
@@ -267,13 +267,13 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
         return True
     if not manifest.is_file():
         raise InputError(
-            f"{out} is not empty and is not a prepared pair; choose an empty or new --out "
+            f"--out {out} is not empty and is not a prepared pair; choose an empty or new --out "
             "(prepare-pair never deletes files it did not write)"
         )
     foreign = [name for name in present if name not in WRITTEN]
     if foreign:
         raise InputError(
-            f"{out} holds files a preparation does not write ({', '.join(foreign)}); move "
+            f"--out {out} holds files a preparation does not write ({', '.join(foreign)}); move "
             "them elsewhere or choose another --out"
         )
     old = read_manifest(manifest)
@@ -287,7 +287,7 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
         return True
     if set(old_settings.get("inputs", {})) - set(ROLES):
         raise InputError(
-            f"{out} was prepared by an older version, which recorded its inputs differently (by "
+            f"--out {out} was prepared by an older version, which recorded its inputs differently (by "
             "path, hashing only part of each file), so whether they are the same cannot be told; "
             "pass --overwrite to prepare it again (or choose another --out)"
         )
@@ -298,7 +298,7 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
             f"--{role}" for role in ROLES if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
         )
     raise InputError(
-        f"{out} was made with other settings ({detail} differ); choose another "
+        f"--out {out} was made with other settings ({detail} differ); choose another "
         "--out or pass --overwrite to replace this prepared pair"
     )
 
