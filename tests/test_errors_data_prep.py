@@ -567,6 +567,12 @@ def test_task_data_other_foreign_and_unrecorded_directories(tmp_path):
     assert "is not empty; pass --overwrite" in refusal("prepare-pos", *pos_args(source, old))
     assert prepare_pos.main([str(a) for a in pos_args(source, old, "--overwrite")]) == 0
     assert (old / "train.conllu").read_bytes() == (source / "train.conllu").read_bytes()
+    record = json.loads((old / RECORD).read_text())  # a file an earlier run wrote, not this one
+    (old / RECORD).write_text(json.dumps({**record, "files": record["files"] + ["extra.conllu", "../x"]}))
+    (old / "extra.conllu").write_text("stale")
+    (tmp_path / "x").write_text("outside")
+    assert prepare_pos.main([str(a) for a in pos_args(source, old, "--overwrite")]) == 0
+    assert not (old / "extra.conllu").exists() and (tmp_path / "x").read_text() == "outside"
     error = refusal("prepare-pos", *pos_args(source, source))
     assert f"--conllu-dir {source / 'train.conllu'} lies in --out {source}" in error
 

@@ -59,6 +59,12 @@ def exclusive(out: Path):
         os.close(fd)
 
 
+def recorded_files(record: dict | None) -> set:
+    """The files a record lists, plain names only (a record is a file anyone can edit)."""
+    names = (record or {}).get("files", [])
+    return {n for n in names if isinstance(n, str) and n == Path(n).name and n not in ("", ".", "..")}
+
+
 def read_record(out: Path) -> dict | None:
     """OUT's record, None without one; an unreadable record counts as an unfinished run."""
     path = out / RECORD
@@ -79,7 +85,7 @@ def claim_output(out: Path, files: list, overwrite: bool, wanted: dict) -> None:
     if not present:
         return
     record = read_record(out)
-    ours = set(files) | {RECORD} | set((record or {}).get("files", []))
+    ours = set(files) | {RECORD} | recorded_files(record)
     foreign = [name for name in present if name not in ours]
     if foreign:
         raise InputError(
@@ -136,10 +142,10 @@ def write_claimed(args, write, out: Path, wanted: dict, inputs: dict, files: lis
         missing = sorted(set(files) - set(written))
         if missing:  # a bug in the converter, not the user's doing
             raise RuntimeError(f"{write.__module__} did not write {missing}")
-        old = read_record(out) or {}
+        old = recorded_files(read_record(out))
         # before any file moves in, the old record stops vouching for the folder
         write_text_atomic(out / RECORD, json.dumps({**wanted, "complete": False, "files": files}) + "\n")
-        for name in set(old.get("files", [])) - set(written):  # an older run's files not rewritten
+        for name in old - set(written) - {RECORD}:  # an older run's files not rewritten
             (out / name).unlink(missing_ok=True)
     record = {
         **wanted,
