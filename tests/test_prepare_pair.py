@@ -368,5 +368,9 @@ def test_task_data_records_its_transform(tmp_path):
     )
     sha = "sha256:" + hashlib.sha256((source / "train.conllu").read_bytes()).hexdigest()
     assert record["inputs"] == {"train": sha, "valid": sha, "test": sha}
-    assert record["files"] == sorted(f"{s}{d}.conllu" for s in ("train", "valid", "test") for d in ("", "_derived"))
-    assert sorted(p.name for p in (tmp_path / "pos").iterdir()) == sorted(record["files"] + ["task_data.json"])
+    assert record["files"] == sorted(
+        f"{s}{d}.conllu" for s in ("train", "valid", "test") for d in ("", "_derived")
+    )
+    assert sorted(p.name for p in (tmp_path / "pos").iterdir()) == sorted(
+        record["files"] + ["task_data.json"]
+    )
