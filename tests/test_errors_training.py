@@ -164,6 +164,7 @@ def test_a_truncated_or_foreign_checkpoint_is_one_line(kind, pair, tmp_path):
     )
     assert line.startswith(expected)
     assert not (tmp_path / "o").exists()
+    assert refusal("evaluate-alignment", "--checkpoint", last).startswith(expected)
 
 
 # ------------------------------------------------------------------ 3. settings and overrides
@@ -315,11 +316,8 @@ def test_a_few_stray_labels_are_ignored_with_a_warning(caplog):
 @pytest.mark.parametrize("task", ["pos", "nli"])
 def test_the_tasks_refuse_a_split_of_another_label_set(task, tiny_pair, tiny_pos, nli_data, tmp_path):
     """The real tasks, in-process: lower-case UPOS tags, numeric NLI labels."""
-    from fairseq import tasks
-
-    import alignmlm.tasks  # noqa: F401
-    from alignmlm.tasks.nli import NliConfig
-    from alignmlm.tasks.pos_tagging import PosTaggingConfig
+    from alignmlm.tasks.nli import NliConfig, NliTask
+    from alignmlm.tasks.pos_tagging import PosTaggingConfig, PosTaggingTask
 
     if task == "pos":
         text = (tiny_pos / "train.conllu").read_text(encoding="utf-8")
@@ -328,7 +326,9 @@ def test_the_tasks_refuse_a_split_of_another_label_set(task, tiny_pair, tiny_pos
             "\t".join(r[:3] + [r[3].lower()] + r[4:]) if len(r) == 10 else "\t".join(r) for r in rows
         )
         (tmp_path / "train.conllu").write_text(text + "\n", encoding="utf-8")
-        cfg = PosTaggingConfig(data=str(tmp_path), pair=str(tiny_pair), max_positions=64)
+        fine_tuning = PosTaggingTask.setup_task(
+            PosTaggingConfig(data=str(tmp_path), pair=str(tiny_pair), max_positions=64)
+        )
         expected = f"{tmp_path / 'train.conllu'}: "
     else:
         lines = (nli_data / "train.jsonl").read_text(encoding="utf-8").splitlines()
@@ -337,9 +337,8 @@ def test_the_tasks_refuse_a_split_of_another_label_set(task, tiny_pair, tiny_pos
         for row in rows:
             row["label"] = str(numeric[row["label"]])
         (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        cfg = NliConfig(data=str(tmp_path), pair=str(tiny_pair), max_positions=64)
+        fine_tuning = NliTask.setup_task(NliConfig(data=str(tmp_path), pair=str(tiny_pair), max_positions=64))
         expected = f"{tmp_path / 'train.jsonl'}: {len(rows)} of {len(rows)} labels are outside the label set"
-    fine_tuning = tasks.setup_task(cfg)
     with pytest.raises(InputError) as raised:
         fine_tuning.load_dataset("train")
     assert str(raised.value).startswith(expected) and "--labels is " in str(raised.value)

@@ -38,6 +38,7 @@ from alignmlm.errors import InputError, reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.models.architectures import size_name
 from alignmlm.pair import PreparedPair
+from alignmlm.safe_files import write_text_atomic
 
 # transfer task -> (fairseq task, criterion, fine-tuning model family)
 TASKS = {
@@ -291,7 +292,7 @@ def main(argv=None) -> int:
     except RuntimeError as err:
         raise SystemExit(f"error: {err}") from None
     text = json.dumps(result, indent=2)
-    (args.out / "transfer.json").write_text(text + "\n")
+    write_text_atomic(args.out / "transfer.json", text + "\n")  # a killed run leaves no half file
     print(text)
     return 0
 

@@ -6,8 +6,14 @@
 The run is configs/pretrain.yaml + configs/objective/OBJECTIVE.yaml (+ the --run, --size and
 --precision configs): every objective gets the same model, batch, optimiser and schedule. The
 flags below override single settings of those files; anything after `--` is a hydra override
-(`key=value`, e.g. `criterion.align_weight=5` or `dataset.validate_interval=5`) and wins. The command is printed before
-it runs. Re-running resumes from SAVE_DIR/checkpoint_last.pt when it is the same run.
+(`key=value`, e.g. `criterion.align_weight=5` or `dataset.validate_interval=5`) and wins.
+
+Everything is checked before anything is written or launched (--dry-run stops there): the data,
+the composed config (settings that never train or never stop, the plugin's values, malformed
+overrides) and the save directory: SAVE_DIR/run.json records what the run is (objective, task,
+criterion, architecture, data, the pair's fingerprint) before fairseq starts, and a directory
+whose run.json or checkpoint_last.pt is of another run is refused. Re-running the same run
+resumes from SAVE_DIR/checkpoint_last.pt. The command is printed before it runs.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ def check_extra(args: argparse.Namespace, extra: list) -> None:
         key, _, value = arg.lstrip("+").partition("=")
         if (
             key == "distributed_training.distributed_world_size"
+            and value.strip().isdigit()  # anything else: compose names the bad value
             and int(value) != args.cpu_workers
             and args.cpu_workers > 1
         ):
