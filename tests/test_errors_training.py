@@ -87,6 +87,9 @@ def test_dry_run_checks_and_writes_nothing(pair, tmp_path):
     status, out = train_main(*train_args("align_mlm", pair, tmp_path / "save", *DRY))
     assert status == 0 and "+ " in out
     assert not (tmp_path / "save").exists()
+    # no update limit is fine when an epoch limit stops the run
+    more = ["--max-update", "0", "--", "optimization.max_epoch=3"]
+    assert train_main(*train_args("mlm", pair, tmp_path / "save", *DRY, *more))[0] == 0
 
 
 def test_run_record_is_written_before_fairseq_and_protects_a_crashed_run(pair, tmp_path, launched):
@@ -186,7 +189,10 @@ def test_a_truncated_or_foreign_checkpoint_is_one_line(kind, pair, tmp_path):
             ["--max-update", "0"],
             "--max-update (optimization.max_update) 0: expected a number of updates >= 1",
         ),
-        (["--", "optimization.max_update=-5"], "--max-update (optimization.max_update) -5"),
+        (
+            ["--", "optimization.max_update=-5", "optimization.max_epoch=2"],
+            "--max-update (optimization.max_update) -5",
+        ),
         (["--lr", "0"], "--lr (optimization.lr) 0.0: expected a finite number > 0"),
         (["--lr", "nan"], "--lr (optimization.lr) nan: expected a finite number > 0"),
         (["--lr", "inf"], "--lr (optimization.lr) inf: expected a finite number > 0"),

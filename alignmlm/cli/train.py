@@ -201,10 +201,12 @@ def check_settings(cfg) -> None:
             f"{setting_name('task.tokens_per_sample')} {block}: no block fits in a batch, so "
             f"fairseq would skip every sample; give at least {block} tokens per batch"
         )
-    if cfg.optimization.max_update <= 0:
+    max_update, max_epoch = cfg.optimization.max_update, cfg.optimization.max_epoch
+    if max_update < 0 or (max_update == 0 and not max_epoch):
         raise InputError(
-            f"{setting_name('optimization.max_update')} {cfg.optimization.max_update}: expected a "
-            "number of updates >= 1 (fairseq reads 0 as `no limit`: training would never stop)"
+            f"{setting_name('optimization.max_update')} {max_update}: expected a number of "
+            "updates >= 1 (fairseq reads 0 as `no limit`: training would never stop; to train "
+            "by epochs instead, set optimization.max_epoch after --)"
         )
     for lr in cfg.optimization.lr:
         if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
