@@ -75,7 +75,7 @@ def make_output_dir(path: Path, flag: str = "--out") -> None:
     written; one line naming the flag when it is a file, under a file, or not writable."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {path} is a file, not a directory; give a directory path")
-    for parent in path.absolute().parents:  # mkdir would blame the file with "File exists"
+    for parent in path.parents:  # mkdir would blame the file with "File exists"
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(

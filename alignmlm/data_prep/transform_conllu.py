@@ -71,7 +71,7 @@ def check_paths(args: argparse.Namespace) -> None:
         raise InputError(f"--output {args.output} is the --input file; write the derived data elsewhere")
     if args.output.exists() and not args.overwrite:
         raise InputError(f"--output {args.output} exists; pass --overwrite to replace it")
-    for parent in args.output.absolute().parents:  # mkdir would blame the file with "File exists"
+    for parent in args.output.parents:  # mkdir would blame the file with "File exists"
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"--output {args.output}: {parent} is a file, not a directory")
