@@ -283,6 +283,20 @@ def test_evaluate_alignment_checks_output_before_evaluating(tmp_path):
     ):
         message = refusal("evaluate-alignment", "--checkpoint", checkpoint, "--output", output)
         assert message.startswith(f"error: {expected}"), message
+    assert refusal("evaluate-alignment", "--checkpoint", checkpoint, "--output", checkpoint) == (
+        f"error: --output {checkpoint} is the checkpoint; give another file for the JSON"
+    )
+    assert checkpoint.read_bytes() == b"not loaded: --output is checked first"
+
+
+def test_compare_refuses_an_out_that_is_a_file(tmp_path):
+    (tmp_path / "results").write_text("kept")
+    message = refusal("compare", "--pair", tmp_path, "--pos", tmp_path, "--out", tmp_path / "results")
+    assert (
+        message
+        == f"error: --out {tmp_path / 'results'} is a file; give a directory (it is created if missing)"
+    )
+    assert (tmp_path / "results").read_text() == "kept"
 
 
 @pytest.mark.slow

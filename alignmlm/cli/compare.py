@@ -691,6 +691,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
         raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
+    if args.out.exists() and not args.out.is_dir():
+        raise SystemExit(f"error: --out {args.out} is a file; give a directory (it is created if missing)")
     seeds = parse_seeds(args.seeds)
     objectives = parse_objectives(args.objectives)
     if args.jobs < 1:

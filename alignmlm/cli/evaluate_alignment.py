@@ -141,6 +141,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.output:
         check_output(args.output)
+        if args.output.resolve() == args.checkpoint.resolve():
+            raise SystemExit(
+                f"error: --output {args.output} is the checkpoint; give another file for the JSON"
+            )
     result = evaluate(args.checkpoint, args.pair)
     text = json.dumps(result, indent=2)
     print(text)

@@ -63,6 +63,7 @@ DATA_BIN=$(pair_field bin_dir)
 VALID_SUBSETS=$(pair_field valid_subsets)
 WORLD_SIZE=$((NODES * GPUS_PER_NODE))
 read -r -a extra_args <<< "$EXTRA_ARGS"
+quoted_part="^([^'\"]*)('[^']*'|\"[^\"]*\")(.*)$"
 for arg in "${extra_args[@]}"; do
   # hydra overrides only; anything else would fail in the job, after queueing
   case $arg in
@@ -71,9 +72,11 @@ for arg in "${extra_args[@]}"; do
     *=*) ;;
     *) die "EXTRA_ARGS: $arg: expected key=value (e.g. optimization.max_update=1000); entries are separated by spaces";;
   esac
-  squotes=${arg//[^\']/} dquotes=${arg//[^\"]/}
-  [ $((${#squotes} % 2)) = 0 ] && [ $((${#dquotes} % 2)) = 0 ] \
-    || die "EXTRA_ARGS: $arg: unbalanced quote; a value cannot contain spaces, and its quotes must close within it"
+  rest=$arg  # take out the quoted parts, left to right: a quote left over never closes
+  while [[ $rest =~ $quoted_part ]]; do rest=${BASH_REMATCH[1]}${BASH_REMATCH[3]}; done
+  case $rest in
+    *[\'\"]*) die "EXTRA_ARGS: $arg: unbalanced quote; a value cannot contain spaces, and its quotes must close within it";;
+  esac
   case $arg in
     *distributed_world_size=*) [ "${arg#*=}" = "$WORLD_SIZE" ] || die "EXTRA_ARGS sets $arg but the job launches NODES x GPUS_PER_NODE = $WORLD_SIZE processes: fairseq would wait forever for the missing ranks; change NODES or GPUS_PER_NODE instead";;
   esac
