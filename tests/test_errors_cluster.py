@@ -417,7 +417,10 @@ def test_template_refuses_a_save_dir_of_another_objective(variables, manifest_pa
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"error: {save} holds ") and "criterion masked_lm (asked: align_mlm)" in line
     assert line.endswith("(checked with: alignmlm train ... --dry-run)")
-    same = template(TEMPLATE, {**tiny, "OBJECTIVE": "mlm"})  # the same run: resumed, quietly
+    # the same run: resumed, quietly (and a quote inside a quoted value is no unbalanced quote)
+    same = template(
+        TEMPLATE, {**tiny, "OBJECTIVE": "mlm", "EXTRA_ARGS": 'common.tensorboard_logdir="/tmp/it\'s"'}
+    )
     assert [line.split()[:2] for line in same.stdout.splitlines()] == [["+", "sbatch"], ["+", "(in"]]
     assert same.stderr == ""
 
