@@ -13,6 +13,7 @@ from alignmlm.data_prep.dictionary import (
     write_fairseq_dictionary,
 )
 from alignmlm.data_prep.transforms import twin_piece
+from alignmlm.errors import InputError
 
 PIECES = ["<unk>", "▁the", "▁cat", "s", "."]
 
@@ -96,7 +97,7 @@ def test_muse_reader_rejects_lines_without_two_fields(tmp_path, content, line):
 
 
 def test_muse_reader_missing_empty_and_undecodable(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt: bilingual dictionary not found"):
+    with pytest.raises(InputError, match="nope.txt: bilingual dictionary not found"):
         read_word_pairs(tmp_path / "nope.txt")
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(ValueError, match="empty.txt: bilingual dictionary is empty"):

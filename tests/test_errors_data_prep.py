@@ -6,7 +6,6 @@ settings are what prepare-pair computes for the same flags."""
 import hashlib
 import json
 import os
-import re
 import sys
 
 import pytest
@@ -481,15 +480,6 @@ def test_pos_tags_outside_upos_are_refused(tmp_path):
         "prepare-pos", *pos_args(source, out)
     )
     assert list(out.iterdir()) == []
-
-
-def test_upos_list_is_the_tasks():
-    """The same 17 tags as the pos_tagging task's default --labels (read from its source: importing
-    the task would import fairseq, seconds for one comparison)."""
-    from alignmlm.data.conllu_reader import UPOS_TAGS
-
-    source = (REPO / "alignmlm" / "tasks" / "pos_tagging.py").read_text(encoding="utf-8")
-    assert list(UPOS_TAGS) == re.search(r'^UPOS = "([A-Z,]+)"', source, re.M).group(1).split(",")
 
 
 # ----------------------------------------------------------------------- 7. duplicate dictionary

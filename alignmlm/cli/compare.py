@@ -369,7 +369,12 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
         cell.dir / "pretrain.stdout",
         env,
     )
-    valid = read_records(cell.dir / "pretrain" / "train.log", "valid")[-1]
+    records = read_records(cell.dir / "pretrain" / "train.log", "valid")
+    if not records:
+        raise CellError(
+            f"{cell.dir / 'pretrain' / 'train.log'} holds no validation record: see {cell.dir / 'pretrain.stdout'}"
+        )
+    valid = records[-1]
     checkpoint = checkpoint_path(cell.dir)
     return {
         "checkpoint": str(checkpoint),

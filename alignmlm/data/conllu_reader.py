@@ -7,9 +7,8 @@ import conllu
 from ..errors import InputError
 from .text_file import read_utf8
 
-# The 17 universal POS tags (https://universaldependencies.org/u/pos/). The same list as
-# alignmlm.tasks.pos_tagging.UPOS (the task's default --labels), kept here so that data
-# preparation need not import fairseq; tasks/pos_tagging.py could import it from here.
+# The 17 universal POS tags (https://universaldependencies.org/u/pos/): what prepare-pos accepts
+# and the pos_tagging task's default --labels (here, so data preparation need not import fairseq).
 UPOS_TAGS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
 
 

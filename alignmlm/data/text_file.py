@@ -9,7 +9,7 @@ def read_utf8(path: Path | str, what: str = "file") -> str:
     """The whole file decoded as UTF-8; a missing file or a bad byte is a clear error."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} not found")
+        raise InputError(f"{path}: {what} not found")
     data = path.read_bytes()
     try:
         return data.decode("utf-8")

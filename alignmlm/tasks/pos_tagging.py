@@ -17,12 +17,12 @@ from pathlib import Path
 from fairseq.tasks import register_task
 from omegaconf import MISSING
 
-from ..data.conllu_reader import tagged_words
+from ..data.conllu_reader import UPOS_TAGS, tagged_words
 from ..data.tagging_dataset import encode_tagged
 from .finetuning import FinetuningConfig, FinetuningTask
 
 logger = logging.getLogger(__name__)
-UPOS = "ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X"
+UPOS = ",".join(UPOS_TAGS)
 
 
 @dataclass
