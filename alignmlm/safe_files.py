@@ -1,15 +1,53 @@
-"""Writes that cannot leave a half-written product behind: a file is written beside its target and
-renamed over it (atomic on POSIX file systems); a directory of products is built in a hidden
-staging directory next to it and moved in only once everything succeeded. A run that fails or is
-killed leaves the previous products as they were (and at most a staging directory, which the
-next run removes)."""
+"""Files that cannot be lost, half-written or mistaken for others.
+
+- Writes: a file is written beside its target and renamed over it (atomic on POSIX file
+  systems); a directory of products is built in a hidden staging directory and moved in only once
+  everything succeeded. A run that fails or is killed leaves the previous products as they were
+  (and at most a staging directory, which the next run removes).
+- One writer per output directory: `exclusive` (a lock on the directory itself, no file added).
+- Identity: `file_sha256`, the whole content read in chunks (constant memory, any size).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import InputError
+
+CHUNK = 1 << 20  # bytes read per step when hashing
+
+
+def file_sha256(path: Path | str) -> str:
+    """The sha256 (hex) of a file's whole content, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def exclusive(directory: Path, flag: str = "--out"):
+    """Hold `directory` (given by option `flag`) for this run: a second run on it stops at once
+    with one line instead of removing the first one's work in progress. An advisory lock on the
+    directory itself, released on any exit; it adds no file."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(
+                f"{flag} {directory}: another run is writing this directory; wait for it or choose "
+                f"another {flag}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:

@@ -300,14 +300,19 @@ def test_overwrite_of_a_pair_keeps_files_it_did_not_write(tiny_corpus, tmp_path)
 
 def test_a_second_preparation_of_the_same_out_stops_at_once(tiny_corpus, tmp_path):
     import fcntl
+    import os
 
     out = tmp_path / "pair"
     out.mkdir()
-    with open(out / ".prepare.lock", "w") as lock:  # as a running prepare-pair holds it
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    (out / ".partial").mkdir()  # the running preparation's work in progress
+    lock = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running prepare-pair holds it
         proc = prepare_pair("--corpus", tiny_corpus, "--transform", "inv", "--out", out, check=False)
-    assert proc.returncode == 2 and "another prepare-pair is writing this directory" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == [".prepare.lock"]  # nothing written, nothing removed
+    finally:
+        os.close(lock)
+    assert proc.returncode == 2 and "another run is writing this directory" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".partial"]  # nothing written, nothing removed
 
 
 def test_transform_conllu_refuses_to_replace_its_input(tmp_path):

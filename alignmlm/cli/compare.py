@@ -48,14 +48,13 @@ from pathlib import Path
 import numpy as np
 
 from alignmlm.cli import finetune, slurm_cells, train
-from alignmlm.cli.evaluate_alignment import file_sha256
 from alignmlm.data_prep.task_data import RECORD as TASK_RECORD
 from alignmlm.data_prep.task_data import check_matches_pair
 from alignmlm.errors import reported
 from alignmlm.fairseq_log import read_records
 from alignmlm.pair import PairError, PreparedPair
 from alignmlm.pretraining_config import choices
-from alignmlm.safe_files import write_text_atomic
+from alignmlm.safe_files import file_sha256, write_text_atomic
 
 FORMAT = 2  # of OUT's layout; 1: cells without seeds or cell.json (before this version)
 ALIGNMENT_COLUMNS = [

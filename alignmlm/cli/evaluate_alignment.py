@@ -24,7 +24,6 @@ side. These are the numbers (and, prefixed with `align_`, the names) that valida
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -33,16 +32,7 @@ from pathlib import Path
 
 from alignmlm.errors import reported
 from alignmlm.pair import PairError, PreparedPair
-from alignmlm.safe_files import write_text_atomic
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's content, read in chunks (a checkpoint may be gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from alignmlm.safe_files import file_sha256, write_text_atomic
 
 
 def check_output(output: Path, flag: str = "--output") -> None:

@@ -191,8 +191,8 @@ def compose_run(args: argparse.Namespace, extra: list):
 
 def check_settings(cfg) -> None:
     """Settings fairseq accepts but that never train or never stop, on the composed config (so
-    --size/--run and overrides count), and the plugin's own checks (tasks/config_checks)."""
-    from alignmlm.tasks.config_checks import check_plugin_config
+    --size/--run and overrides count), and the plugin's own checks (alignmlm/config_checks.py)."""
+    from alignmlm.config_checks import check_plugin_config
 
     tokens, block = cfg.dataset.max_tokens, cfg.task.tokens_per_sample
     if tokens is not None and tokens < block:

@@ -18,10 +18,10 @@ from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
 
 from ..alignment import bag_means, pair_loss
+from ..config_checks import align_weight_schedule, check_finite
 from ..errors import InputError
 from ..models.embeddings import input_embedding_matrix
 from ..tasks.bilingual_dictionary import AlignMLMTask
-from ..tasks.config_checks import align_weight_schedule, check_finite
 
 
 @dataclass

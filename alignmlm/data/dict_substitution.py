@@ -59,7 +59,7 @@ class DictSubstitutionDataset(BaseWrapperDataset):
         super().__init__(source)
         if mode not in MODES:
             raise InputError(f"--dict-mlm-mode must be one of {MODES}, got {mode!r}")
-        if not 0.0 <= prob <= 1.0:  # NaN included; the task checks it first (tasks/config_checks)
+        if not 0.0 <= prob <= 1.0:  # NaN included; the task checks it first (alignmlm/config_checks.py)
             raise InputError(f"task.dict_mlm_prob (--dict-mlm-prob) must be a probability in [0, 1], got {prob}")
         self.target = target
         self.table, self.counts = table, counts

@@ -3,7 +3,6 @@ identity of input files (a full content hash) and the checks of the paths a comm
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import numpy as np
 from alignmlm.data.text_file import read_utf8
 
 from ..errors import InputError, describe_os_error
-
-CHUNK = 1 << 20  # bytes hashed per read: a corpus of any size in constant memory
+from ..safe_files import file_sha256
 
 
 def read_sentences(path: Path, flag: str = "--corpus") -> list[str]:
@@ -44,11 +42,7 @@ def fingerprint(path: Path) -> str:
     """Identity of an input file: 'sha256:' and the sha256 of its whole content, read in 1 MB
     chunks. The content alone, so another spelling of the path (relative, a symlink) is the
     same input, and any edit, anywhere, is another."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{file_sha256(path)}"
 
 
 def check_input_file(path: Path, flag: str) -> None:

@@ -32,7 +32,6 @@ nothing the second time.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import math
@@ -40,7 +39,6 @@ import shutil
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -50,7 +48,7 @@ from alignmlm.errors import reported
 
 from ..errors import InputError
 from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
-from ..safe_files import staged, staging_path, write_text_atomic
+from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
@@ -66,7 +64,7 @@ from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
-LOCK = ".prepare.lock"  # held while a preparation writes OUT
+LOCK = ".prepare.lock"  # the lock file of earlier versions (now the lock is on OUT itself)
 ROLES = ("corpus", "corpus2", "dictionary")  # pair.json's settings record inputs by role
 # language names the layout of OUT gives a meaning: LANG is a directory of bin/ beside these
 RESERVED_LANGUAGES = {
@@ -225,20 +223,6 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
 WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK, ".partial")
 
 
-@contextmanager
-def exclusive(out: Path):
-    """Hold OUT for one preparation: a second prepare-pair on the same OUT stops at once instead
-    of deleting the first one's work in progress (an advisory lock, released on any exit)."""
-    with open(out / LOCK, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                f"--out {out}: another prepare-pair is writing this directory; wait for it or choose another --out"
-            ) from None
-        yield
-
-
 def check_inputs_outside(out: Path, inputs: list[Path]) -> None:
     for path in inputs:
         if path.resolve().is_relative_to(out.resolve()):
@@ -310,7 +294,7 @@ def move_in(out: Path, stage: Path, wanted: dict) -> None:
     write_text_atomic(out / MANIFEST, json.dumps({"settings": wanted, "complete": False}, indent=2))
     for name in WRITTEN:
         target = out / name
-        if name in (MANIFEST, LOCK, stage.name) or (stage / name).exists() or not target.exists():
+        if name in (MANIFEST, stage.name) or (stage / name).exists() or not target.exists():
             continue
         shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
 
@@ -496,7 +480,7 @@ def prepare(args: argparse.Namespace) -> Path:
     check_inputs_outside(out, list(inputs.values()))
     make_output_dir(out, "--out")
     wanted = settings(args, kind, inputs)
-    with exclusive(out):
+    with exclusive(out):  # one preparation per OUT at a time
         return prepare_in(args, kind, wanted, inputs, out)
 
 

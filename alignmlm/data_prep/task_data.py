@@ -12,14 +12,11 @@ holding anything else is refused.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
-from ..safe_files import staged, staging_path, write_text_atomic
+from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from .corpus import check_input_file, input_fingerprint, make_output_dir
 from .transforms import parse_transforms
 
@@ -39,24 +36,6 @@ def argument_parser(doc: str) -> argparse.ArgumentParser:
         f"{RECORD}; a directory holding anything else is refused)",
     )
     return p
-
-
-@contextmanager
-def exclusive(out: Path):
-    """Hold OUT for one converter run: a second run on the same OUT stops at once instead of
-    removing the first one's staging directory. The lock is on the directory itself (flock),
-    so it adds no file to the task data."""
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                f"--out {out}: another run is writing this directory; wait for it or choose another --out"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def recorded_files(record: dict | None) -> set:

@@ -35,10 +35,10 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
+from ..config_checks import check_task_config
 from ..errors import InputError, describe_os_error
 from ..kernels import describe, fused_kernels
 from ..pair import PARALLEL_SUBDIR, PreparedPair
-from .config_checks import check_task_config
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from ..alignment import WeightSchedule
-from ..errors import InputError
+from .alignment import WeightSchedule
+from .errors import InputError
 
 # task fields that are probabilities or fractions (MaskedLMConfig's, DICT-MLM's, XLM's)
 FRACTIONS = ("mask_prob", "leave_unmasked_prob", "random_token_prob", "dict_mlm_prob", "tlm_fraction")
