@@ -685,16 +685,32 @@ def escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repo", type=Path, action="append", help="checkout to run (repeat; default: this one)")
-    p.add_argument("--only", help="run the cases whose description contains this")
-    p.add_argument("--out", type=Path, help="also write the markdown table here")
-    args = p.parse_args(argv)
-    repos = args.repo or [HERE]
-    columns = [survey(repo, args.only) for repo in repos]
-    head = "| case | should | " + " | ".join(f"`{r}`" for r in repos) + " |"
-    lines = [head, "|---|---|" + "---|" * len(repos)]
+def label(repo: Path) -> str:
+    """A checkout as `git describe` names its commit (plus `+changes` for a dirty tree)."""
+    rev = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain"], capture_output=True, text=True)
+    return (rev.stdout.strip() or repo.name) + ("+changes" if dirty.stdout.strip() else "")
+
+
+def compact_cell(cell: str) -> str:
+    """'✔ exit 2: error: ...' -> '✔ error line': the verdict and the kind of ending only."""
+    verdict, text = cell[0], cell[2:]
+    if "LOST" in text:
+        kind = "lost a file"
+    elif text.startswith(("exit 0", "traceback", "ran on")):
+        kind = text.split(" (")[0].split(":")[0]
+    elif text.split(": ", 1)[-1].startswith("error:"):
+        kind = "error line"
+    elif ": error: " in text:  # argparse's usage error
+        kind = "usage error"
+    else:
+        kind = text.split(":")[0] + ", no error line"
+    return f"{verdict} {kind}"
+
+
+def table(repos: list, columns: list, compact: bool) -> str:
+    lines = ["| case | should | " + " | ".join(f"`{label(r)}`" for r in repos) + " |"]
+    lines.append("|---|---|" + "---|" * len(repos))
     group = None
     for g, name, wanted, _ in CASES:
         if name not in columns[0]:
@@ -702,17 +718,31 @@ def main(argv=None) -> int:
         if g != group:
             lines.append(f"| **{g}** | | " + " | " * (len(repos) - 1) + " |")
             group = g
-        lines.append(f"| {escape(name)} | {wanted} | " + " | ".join(col[name] for col in columns) + " |")
+        cells = [compact_cell(col[name]) if compact else col[name] for col in columns]
+        lines.append(f"| {escape(name)} | {wanted} | " + " | ".join(cells) + " |")
     passed = [sum(v.startswith("✔") for v in col.values()) for col in columns]
-    lines.append("")
-    lines.append(
-        "Cases ending as they should: "
-        + ", ".join(f"`{r}` {n}/{len(col)}" for r, n, col in zip(repos, passed, columns))
+    summary = ", ".join(f"`{label(r)}` {n}/{len(col)}" for r, n, col in zip(repos, passed, columns))
+    return "\n".join([*lines, "", f"Cases ending as they should: {summary}"])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repo", type=Path, action="append", help="checkout to run (repeat; default: this one)")
+    p.add_argument("--only", help="run the cases whose description contains this")
+    p.add_argument(
+        "--out", type=Path, help="also write the table to OUT (and the compact one to OUT.compact.md)"
     )
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    p.add_argument(
+        "--compact", action="store_true", help="print cells that say only ✔/✘ and how the case ended"
+    )
+    args = p.parse_args(argv)
+    repos = args.repo or [HERE]
+    columns = [survey(repo, args.only) for repo in repos]
+    full, short = table(repos, columns, compact=False), table(repos, columns, compact=True)
+    print(short if args.compact else full)
+    if args.out:  # both: FILE (with the messages) and FILE's .compact.md twin
+        args.out.write_text(full + "\n")
+        args.out.with_suffix(".compact.md").write_text(short + "\n")
     return 0
 
 
