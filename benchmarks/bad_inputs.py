@@ -184,11 +184,21 @@ def case(group: str, name: str, wanted: str):
     return register
 
 
-def refused(result: Result, *kept: tuple) -> tuple:
-    """A one-line refusal that kept every (path, bytes) in `kept`."""
+def refused(result: Result, *kept: tuple, naming: str = "") -> tuple:
+    """A one-line refusal naming `naming` that kept every (path, bytes) in `kept`."""
     lost = [str(p.name) for p, content in kept if not p.is_file() or p.read_bytes() != content]
-    note = f"LOST {', '.join(lost)}" if lost else ""
-    return result, result.one_line_error and not lost, note
+    result, ok, note = names(result, naming)
+    note = "; ".join(n for n in (f"LOST {', '.join(lost)}" if lost else "", note) if n)
+    return result, ok and not lost, note
+
+
+def names(result: Result, *words: str) -> tuple:
+    """A one-line refusal whose error line names each of `words` (the flag, file or value at
+    fault: an error that does not say what is wrong does not count)."""
+    line = next((x for x in reversed(result.stderr.splitlines()) if x.startswith("error:")), "")
+    missing = [w for w in words if w and w not in line]
+    note = f"does not name {', '.join(missing)}" if result.one_line_error and missing else ""
+    return result, result.one_line_error and not missing, note
 
 
 def snapshot(path: Path) -> tuple:
@@ -258,7 +268,7 @@ def resume_other_objective(c: Checkout):
     save.mkdir()
     shutil.copy(c.checkpoint, save / "checkpoint_last.pt")
     r = c.cli("train", "--objective", "dict_mlm", "--data", c.pair, "--save-dir", save, "--dry-run")
-    return r, r.one_line_error, ""
+    return names(r, "another run")
 
 
 @case("exit 0, wrong result", "SLURM template OBJECTIVE=dict_mlm, SAVE_DIR of an MLM run", "refused")
@@ -276,7 +286,7 @@ def slurm_resume_other_objective(c: Checkout):
             "PRECISION": "fp32",
         }
     )
-    return r, r.one_line_error, ""
+    return names(r, "another run")
 
 
 @case("exit 0, wrong result", "evaluate-alignment --pair (another pair of the same size)", "refused")
@@ -285,7 +295,7 @@ def other_pair_same_size(c: Checkout):
     if not other.is_dir():
         c.must(c.cli(*c.pair_args(c.work / "corpus.txt", other, "--seed", 2), timeout=300), "second pair")
     r = c.cli("evaluate-alignment", "--checkpoint", c.checkpoint, "--pair", other, timeout=300)
-    return r, r.one_line_error, ""
+    return names(r, "not trained on the data")
 
 
 @case(
@@ -303,7 +313,7 @@ def pos_other_transform(c: Checkout):
         "finetune", "--task", "pos", "--data", pos, "--pair", c.pair, "--checkpoint", c.checkpoint,
         "--out", c.fresh("ft_perm"), "--updates", 5, timeout=300,
     )  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "trans+perm")
 
 
 @case("exit 0, wrong result", "compare --pair A --pair B, both trans+inv", "refused")
@@ -314,7 +324,7 @@ def compare_same_transform(c: Checkout):
         "compare", "--pair", c.pair, "--pair", other, "--pos", c.pos, "--pos", c.pos, "--objectives", "mlm",
         "--max-update", 2, "--out", c.fresh("cmp_same"), timeout=45,
     )  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "both")
 
 
 @case("exit 0, wrong result", "compare --objectives mlm,align_mlm,mlm,align_mlm", "refused")
@@ -323,7 +333,7 @@ def compare_repeated(c: Checkout):
         "compare", "--pair", c.pair, "--pos", c.pos, "--objectives", "mlm,align_mlm,mlm,align_mlm",
         "--max-update", 2, "--out", c.fresh("cmp_rep"), timeout=45,
     )  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "repeats")
 
 
 def nli_files(c: Checkout, name: str, relabel) -> Path:
@@ -349,7 +359,7 @@ def nli_numeric(c: Checkout):
     src = nli_files(c, "nli_numeric_src", NUMERIC.get)
     r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
               "--transform", "trans+inv", "--out", c.fresh("nli_numeric"))  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "--numeric-labels")
 
 
 @case("exit 0, wrong result", "prepare-nli with labels Entailment/Neutral/Contradiction", "refused")
@@ -357,7 +367,7 @@ def nli_capitalised(c: Checkout):
     src = nli_files(c, "nli_cap_src", str.capitalize)
     r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
               "--transform", "trans+inv", "--out", c.fresh("nli_cap"))  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "Entailment")
 
 
 @case(
@@ -371,7 +381,7 @@ def finetune_numeric_labels(c: Checkout):
         shutil.copy(data / f"{split}.jsonl", data / f"{split}_derived.jsonl")
     r = c.cli("finetune", "--task", "nli", "--data", data, "--pair", c.pair, "--checkpoint", c.checkpoint,
               "--out", c.fresh("ft_numeric"), "--updates", 5, timeout=300)  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "label")
 
 
 @case("exit 0, wrong result", "prepare-pos with lower-case UPOS tags (noun, verb)", "refused")
@@ -386,7 +396,7 @@ def pos_lower_case(c: Checkout):
         lines.append("\t".join(cols))
     (src / "train.conllu").write_text("\n".join(lines) + "\n")
     r = c.cli("prepare-pos", "--conllu-dir", src, "--transform", "trans+inv", "--out", c.fresh("pos_lower"))
-    return r, r.one_line_error, ""
+    return names(r, "UPOS")
 
 
 @case("exit 0, wrong result", "prepare-pos with an empty test.conllu", "refused")
@@ -395,7 +405,7 @@ def pos_empty_split(c: Checkout):
     shutil.copytree(c.work / "conllu", src)
     (src / "test.conllu").write_text("")
     r = c.cli("prepare-pos", "--conllu-dir", src, "--transform", "trans+inv", "--out", c.fresh("pos_empty"))
-    return r, r.one_line_error, ""
+    return names(r, "test.conllu")
 
 
 @case("exit 0, wrong result", "prepare-nli with an empty test file", "refused")
@@ -404,7 +414,7 @@ def nli_empty_split(c: Checkout):
     (src / "test.jsonl").write_text("")
     r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
               "--transform", "trans+inv", "--out", c.fresh("nli_empty"))  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "test")
 
 
 @case(
@@ -438,7 +448,7 @@ def out_is_file(c: Checkout):
     f = c.work / "a_file"
     f.write_text("keep me\n")
     kept = snapshot(f)
-    return refused(c.cli(*c.pair_args(c.work / "corpus.txt", f)), kept)
+    return refused(c.cli(*c.pair_args(c.work / "corpus.txt", f)), kept, naming="--out")
 
 
 @case("one line, not a traceback", "prepare-pair --out FILE/sub (parent is a file)", "refused")
@@ -446,13 +456,13 @@ def out_parent_is_file(c: Checkout):
     f = c.work / "a_file"
     f.write_text("keep me\n")
     kept = snapshot(f)
-    return refused(c.cli(*c.pair_args(c.work / "corpus.txt", f / "sub")), kept)
+    return refused(c.cli(*c.pair_args(c.work / "corpus.txt", f / "sub")), kept, naming="--out")
 
 
 @case("one line, not a traceback", "prepare-pair --corpus DIR", "refused")
 def corpus_is_dir(c: Checkout):
     r = c.cli(*c.pair_args(c.work, c.fresh("corpus_dir")))
-    return r, r.one_line_error, ""
+    return names(r, "--corpus")
 
 
 @case("one line, not a traceback", "train --save-dir FILE", "refused before training")
@@ -463,7 +473,7 @@ def save_dir_is_file(c: Checkout):
     r = c.cli(
         "train", "--objective", "mlm", "--data", c.pair, "--save-dir", f, "--max-update", 2, timeout=120
     )
-    return refused(r, kept)
+    return refused(r, kept, naming="--save-dir")
 
 
 @case("one line, not a traceback", "transform-conllu --output DIR", "refused")
@@ -471,7 +481,7 @@ def conllu_output_dir(c: Checkout):
     d = c.fresh("a_dir")
     d.mkdir()
     r = c.cli("transform-conllu", "--input", c.pos / "test.conllu", "--output", d, "--transform", "inv")
-    return r, r.one_line_error, ""
+    return names(r, "--output")
 
 
 @case("one line, not a traceback", "evaluate-alignment --output DIR", "refused before evaluating")
@@ -479,7 +489,7 @@ def evaluation_output_dir(c: Checkout):
     d = c.fresh("a_dir")
     d.mkdir()
     r = c.cli("evaluate-alignment", "--checkpoint", c.checkpoint, "--output", d, timeout=300)
-    return r, r.one_line_error, ""
+    return names(r, "--output")
 
 
 @case("one line, not a traceback", "finetune --out FILE", "refused before fine-tuning")
@@ -489,7 +499,7 @@ def finetune_out_file(c: Checkout):
     kept = snapshot(f)
     r = c.cli("finetune", "--task", "pos", "--data", c.pos, "--pair", c.pair, "--checkpoint", c.checkpoint,
               "--out", f, "--updates", 5, timeout=300)  # fmt: skip
-    return refused(r, kept)
+    return refused(r, kept, naming="--out")
 
 
 @case(
@@ -523,20 +533,21 @@ def fraction_late(c: Checkout):
     r = c.cli(
         *c.pair_args(c.work / "corpus.txt", c.fresh("fraction"), "--dict-train-fraction", 1.5), timeout=300
     )
-    early = r.seconds < 8
-    return r, r.one_line_error and early, f"after {r.seconds:.1f} s"
+    trained = any(c.work.glob("fraction/**/spm.model"))  # sentencepiece ran before the check
+    r, ok, note = names(r, "--dict-train-fraction")
+    return r, ok and not trained, note or ("after training sentencepiece" if trained else "")
 
 
 @case("late checks", "prepare-pair --workers 0", "refused")
 def workers_zero(c: Checkout):
     r = c.cli(*c.pair_args(c.work / "corpus.txt", c.fresh("workers"), "--workers", 0), timeout=300)
-    return r, r.one_line_error, ""
+    return names(r, "--workers")
 
 
 @case("late checks", "prepare-pair --lang1 para", "refused (bin/para is the parallel stream)")
 def lang_para(c: Checkout):
     r = c.cli(*c.pair_args(c.work / "corpus.txt", c.fresh("para"), "--lang1", "para"), timeout=300)
-    return r, r.one_line_error, ""
+    return names(r, "para")
 
 
 def train_dry(c: Checkout, *flags, objective="mlm", extra=()) -> Result:
@@ -547,33 +558,33 @@ def train_dry(c: Checkout, *flags, objective="mlm", extra=()) -> Result:
 @case("late checks", "train --max-tokens 64 (--tokens-per-sample 128) --dry-run", "refused")
 def max_tokens_small(c: Checkout):
     r = train_dry(c, "--max-tokens", 64)
-    return r, r.one_line_error, ""
+    return names(r, "--max-tokens")
 
 
 @case("late checks", "train --max-update 0 --dry-run (fairseq: no limit)", "refused")
 def max_update_zero(c: Checkout):
     r = train_dry(c, "--max-update", 0)
-    return r, r.one_line_error, ""
+    return names(r, "--max-update")
 
 
 @case("late checks", "train --dry-run -- criterion.align_weight (no value)", "refused")
 def malformed_override(c: Checkout):
     r = train_dry(c, objective="align_mlm", extra=["criterion.align_weight"])
-    return r, r.one_line_error, ""
+    return names(r, "align_weight")
 
 
 @case("late checks", "train --objective align_mlm -- criterion.align_weight=nan", "refused before training")
 def weight_nan(c: Checkout):
     r = c.cli("train", "--objective", "align_mlm", "--data", c.pair, "--save-dir", c.fresh("nan"), "--max-update", 3,
               "--", "criterion.align_weight=nan", timeout=150)  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "align_weight")
 
 
 @case("late checks", "train --objective align_mlm -- criterion.align_weight=-1", "refused before training")
 def weight_negative(c: Checkout):
     r = c.cli("train", "--objective", "align_mlm", "--data", c.pair, "--save-dir", c.fresh("neg"), "--max-update", 3,
               "--", "criterion.align_weight=-1", timeout=150)  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "align_weight")
 
 
 @case("late checks", "train into a --save-dir whose checkpoint_last.pt was cut short", "refused, file named")
@@ -582,20 +593,20 @@ def truncated_checkpoint(c: Checkout):
     save.mkdir()
     (save / "checkpoint_last.pt").write_bytes(c.checkpoint.read_bytes()[:1000])
     r = c.cli("train", "--objective", "mlm", "--data", c.pair, "--save-dir", save, "--dry-run")
-    return r, r.one_line_error, ""
+    return names(r, "checkpoint_last.pt")
 
 
 @case("late checks", "evaluate-alignment --checkpoint (a text file)", "refused")
 def not_a_checkpoint(c: Checkout):
     r = c.cli("evaluate-alignment", "--checkpoint", c.work / "corpus.txt", "--pair", c.pair, timeout=120)
-    return r, r.one_line_error, ""
+    return names(r, "corpus.txt")
 
 
 @case("late checks", "compare --objectives mlm,mlmm (a typo)", "refused before any cell")
 def compare_unknown_objective(c: Checkout):
     r = c.cli("compare", "--pair", c.pair, "--pos", c.pos, "--objectives", "mlm,mlmm", "--max-update", 2,
               "--out", c.fresh("cmp_typo"), timeout=45)  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "mlmm")
 
 
 @case("late checks", "compare --pos DIR without the POS files", "refused before any cell")
@@ -604,7 +615,9 @@ def compare_empty_task_dir(c: Checkout):
     empty.mkdir()
     r = c.cli("compare", "--pair", c.pair, "--pos", empty, "--objectives", "mlm", "--max-update", 2,
               "--out", c.fresh("cmp_empty"), timeout=45)  # fmt: skip
-    return r, r.one_line_error, ""
+    pretrained = any(c.work.glob("cmp_empty/*/pretrain.json"))  # a cell pretrained before the check
+    r, ok, note = names(r, "--pos")
+    return r, ok and not pretrained, note or ("after pretraining a cell" if pretrained else "")
 
 
 @case("late checks", "fairseq-train --task align_mlm --bilingual-dict MISSING", "one line from the plugin")
@@ -613,7 +626,7 @@ def plugin_error(c: Checkout):
               "--task", "align_mlm", "--bilingual-dict", c.work / "missing.txt", "--arch", "roberta_tiny",
               "--criterion", "align_mlm", "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", 1024,
               "--tokens-per-sample", 128, "--max-update", 1, "--cpu", "--no-save", timeout=150)  # fmt: skip
-    return r, r.one_line_error, ""
+    return names(r, "missing.txt")
 
 
 # ----------------------------------------------------------------------------- SLURM
@@ -621,8 +634,7 @@ def plugin_error(c: Checkout):
 
 def slurm_case(env: dict):
     def fn(c: Checkout):
-        r = c.slurm(env)
-        return r, r.one_line_error, ""
+        return names(c.slurm(env), *env)  # the variable at fault
 
     return fn
 
@@ -646,7 +658,7 @@ def slurm_unfinished(c: Checkout):
     manifest = json.loads((d / "pair.json").read_text())
     (d / "pair.json").write_text(json.dumps({**manifest, "complete": False}))
     r = c.slurm({"DATA": d})
-    return r, r.one_line_error, ""
+    return names(r, "unfinished")
 
 
 @case(
@@ -664,6 +676,7 @@ def slurm_args_dash(c: Checkout):
 
 
 def survey(repo: Path, only: str | None) -> dict:
+    """{case: (ok, how it ended, note)} for one checkout."""
     with tempfile.TemporaryDirectory(prefix="bad_inputs_") as tmp:
         checkout = Checkout(repo, Path(tmp))
         start = time.perf_counter()
@@ -676,8 +689,8 @@ def survey(repo: Path, only: str | None) -> dict:
             result, ok, note = fn(checkout)
             text = result.summary().replace("|", "\\|").replace(str(checkout.work), "…")
             text = text if len(text) <= 150 else text[:147] + "..."
-            results[name] = f"{'✔' if ok else '✘'} {text}" + (f" ({note})" if note else "")
-            print(f"[{repo.name}] {name}: {results[name]}", file=sys.stderr, flush=True)
+            results[name] = (ok, text, note)
+            print(f"[{repo.name}] {name}: {cell(*results[name])}", file=sys.stderr, flush=True)
         return results
 
 
@@ -692,20 +705,18 @@ def label(repo: Path) -> str:
     return (rev.stdout.strip() or repo.name) + ("+changes" if dirty.stdout.strip() else "")
 
 
-def compact_cell(cell: str) -> str:
-    """'✔ exit 2: error: ...' -> '✔ error line': the verdict and the kind of ending only."""
-    verdict, text = cell[0], cell[2:]
-    if "LOST" in text:
-        kind = "lost a file"
-    elif text.startswith(("exit 0", "traceback", "ran on")):
-        kind = text.split(" (")[0].split(":")[0]
-    elif text.split(": ", 1)[-1].startswith("error:"):
-        kind = "error line"
-    elif ": error: " in text:  # argparse's usage error
-        kind = "usage error"
-    else:
-        kind = text.split(":")[0] + ", no error line"
-    return f"{verdict} {kind}"
+def cell(ok: bool, text: str, note: str, compact: bool = False) -> str:
+    """'✔ exit 2: error: ...' (compact: '✔ error line'), with the note in parentheses."""
+    if compact:
+        if text.startswith(("exit 0", "traceback", "ran on")):
+            text = text.split(" (")[0].split(":")[0]
+        elif text.split(": ", 1)[-1].startswith("error:"):
+            text = "error line"
+        elif ": error: " in text:  # argparse's usage error
+            text = "usage error"
+        else:
+            text = text.split(":")[0] + ", no error line"
+    return f"{'✔' if ok else '✘'} {text}" + (f" ({note})" if note else "")
 
 
 def table(repos: list, columns: list, compact: bool) -> str:
@@ -718,9 +729,9 @@ def table(repos: list, columns: list, compact: bool) -> str:
         if g != group:
             lines.append(f"| **{g}** | | " + " | " * (len(repos) - 1) + " |")
             group = g
-        cells = [compact_cell(col[name]) if compact else col[name] for col in columns]
+        cells = [cell(*col[name], compact=compact) for col in columns]
         lines.append(f"| {escape(name)} | {wanted} | " + " | ".join(cells) + " |")
-    passed = [sum(v.startswith("✔") for v in col.values()) for col in columns]
+    passed = [sum(ok for ok, _, _ in col.values()) for col in columns]
     summary = ", ".join(f"`{label(r)}` {n}/{len(col)}" for r, n, col in zip(repos, passed, columns))
     return "\n".join([*lines, "", f"Cases ending as they should: {summary}"])
 
