@@ -347,6 +347,17 @@ def nli_files(c: Checkout, name: str, relabel) -> Path:
     return d
 
 
+def prepare_nli(c: Checkout, src: Path, out: str) -> Result:
+    """prepare-nli of SRC/{train,valid,test}.jsonl into a fresh OUT."""
+    splits = [x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")]
+    return c.cli("prepare-nli", *splits, "--transform", "trans+inv", "--out", c.fresh(out))
+
+
+def prepare_pos(c: Checkout, src: Path, out: str) -> Result:
+    """prepare-pos of the CoNLL-U directory SRC into a fresh OUT."""
+    return c.cli("prepare-pos", "--conllu-dir", src, "--transform", "trans+inv", "--out", c.fresh(out))
+
+
 NUMERIC = {"entailment": "0", "neutral": "1", "contradiction": "2"}
 
 
@@ -357,16 +368,14 @@ NUMERIC = {"entailment": "0", "neutral": "1", "contradiction": "2"}
 )
 def nli_numeric(c: Checkout):
     src = nli_files(c, "nli_numeric_src", NUMERIC.get)
-    r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
-              "--transform", "trans+inv", "--out", c.fresh("nli_numeric"))  # fmt: skip
+    r = prepare_nli(c, src, "nli_numeric")
     return names(r, "--numeric-labels")
 
 
 @case("exit 0, wrong result", "prepare-nli with labels Entailment/Neutral/Contradiction", "refused")
 def nli_capitalised(c: Checkout):
     src = nli_files(c, "nli_cap_src", str.capitalize)
-    r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
-              "--transform", "trans+inv", "--out", c.fresh("nli_cap"))  # fmt: skip
+    r = prepare_nli(c, src, "nli_cap")
     return names(r, "Entailment")
 
 
@@ -395,7 +404,7 @@ def pos_lower_case(c: Checkout):
             cols[3] = cols[3].lower()
         lines.append("\t".join(cols))
     (src / "train.conllu").write_text("\n".join(lines) + "\n")
-    r = c.cli("prepare-pos", "--conllu-dir", src, "--transform", "trans+inv", "--out", c.fresh("pos_lower"))
+    r = prepare_pos(c, src, "pos_lower")
     return names(r, "UPOS")
 
 
@@ -404,7 +413,7 @@ def pos_empty_split(c: Checkout):
     src = c.fresh("conllu_empty")
     shutil.copytree(c.work / "conllu", src)
     (src / "test.conllu").write_text("")
-    r = c.cli("prepare-pos", "--conllu-dir", src, "--transform", "trans+inv", "--out", c.fresh("pos_empty"))
+    r = prepare_pos(c, src, "pos_empty")
     return names(r, "test.conllu")
 
 
@@ -412,8 +421,7 @@ def pos_empty_split(c: Checkout):
 def nli_empty_split(c: Checkout):
     src = nli_files(c, "nli_empty_src", lambda label: label)
     (src / "test.jsonl").write_text("")
-    r = c.cli("prepare-nli", *(x for s in ("train", "valid", "test") for x in (f"--{s}", src / f"{s}.jsonl")),
-              "--transform", "trans+inv", "--out", c.fresh("nli_empty"))  # fmt: skip
+    r = prepare_nli(c, src, "nli_empty")
     return names(r, "test")
 
 
