@@ -268,3 +268,41 @@ def test_compare_refuses_task_data_of_another_transform(manifest_pair, tmp_path)
     message = refused("--pair", pair, "--pos", pos, "--out", tmp_path / "out")
     assert message.startswith(f"error: --pos {pos} was derived with transform trans (the pair's: trans+inv)")
     assert not (tmp_path / "out").exists()
+
+
+def test_recipe_flags_reach_every_cells_pretraining(tmp_path, monkeypatch):
+    """Block length, warm-up, batch and accumulation given to compare are recorded in the recipe
+    and passed to each cell's `alignmlm train` (issue 14: compare could not set them)."""
+    from alignmlm.cli import compare
+
+    flags = [
+        "--tokens-per-sample",
+        "64",
+        "--warmup-updates",
+        "5",
+        "--max-tokens",
+        "2048",
+        "--update-freq",
+        "2",
+    ]
+    args = compare.build_parser().parse_args(
+        ["--pair", "p", "--pos", "d", "--out", str(tmp_path), "--max-update", "40", *flags]
+    )
+    args.recipe = compare.pretraining_recipe(args)
+    assert {
+        k: args.recipe[k] for k in ("tokens_per_sample", "warmup_updates", "max_tokens", "update_freq")
+    } == {
+        "tokens_per_sample": 64,
+        "warmup_updates": 5,
+        "max_tokens": 2048,
+        "update_freq": 2,
+    }
+    commands = []
+    monkeypatch.setattr(compare, "run", lambda command, log, env: commands.append([str(c) for c in command]))
+    monkeypatch.setattr(compare, "read_records", lambda log, kind: [{"valid_loss": 1.0}])
+    monkeypatch.setattr(compare, "checkpoint_sha256", lambda path: "0" * 64)
+    cell = compare.Cell(tmp_path, "mlm", "trans+inv", 1, 0)
+    compare.pretrain(args, cell, tmp_path / "pair", {})
+    command = " ".join(commands[0])
+    for flag, value in zip(flags[::2], flags[1::2]):
+        assert f"{flag} {value}" in command

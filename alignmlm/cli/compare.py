@@ -70,6 +70,16 @@ ALIGNMENT_COLUMNS = [
 TASK_SPLITS = ("train", "valid", "train_derived", "valid_derived", "test_derived")
 TASK_FILES = {"pos": (".conllu",), "nli": (".jsonl", ".tsv")}
 TASK_PREPARE = {"pos": "alignmlm prepare-pos", "nli": "alignmlm prepare-nli"}
+# alignmlm train's flags a comparison may set, the same for every cell (the recipe records them)
+RECIPE_FLAGS = (
+    "arch",
+    "max_update",
+    "lr",
+    "warmup_updates",
+    "tokens_per_sample",
+    "max_tokens",
+    "update_freq",
+)
 CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"), ("heldout_p1_nn", "held-out P@1 (NN)")]
 _print_lock = threading.Lock()
 
@@ -165,7 +175,7 @@ def pretraining_recipe(args) -> dict:
     (the same for every objective; each cell adds its objective and seed)."""
     from alignmlm.pretraining_config import compose
 
-    given = {"arch": args.arch, "max_update": args.max_update, "lr": args.lr}
+    given = {name: getattr(args, name) for name in RECIPE_FLAGS}
     overrides = [
         f"{key}=[{given[name]}]" if key in train.LIST_SETTINGS else f"{key}={given[name]}"
         for name, (key, _, _) in train.SETTINGS.items()
@@ -656,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
-    train.add_setting_flags(p, ("arch", "max_update", "lr"))  # as alignmlm train's, for every cell
+    train.add_setting_flags(p, RECIPE_FLAGS)  # as alignmlm train's, for every cell
     p.add_argument(
         "--finetune-recipe",
         default="quick",
