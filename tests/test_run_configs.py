@@ -87,6 +87,12 @@ def test_paper_size_on_n_nodes():
     assert cfg.dataset.batch_size * 8 * cfg.task.tokens_per_sample == 65536
     assert cfg.optimization.lr == [0.0001] and cfg.optimization.max_update == 500000
     assert cfg.lr_scheduler.warmup_updates == 10000 and cfg.lr_scheduler.total_num_update == 500000
+    # the authors' optimiser (the Hugging Face Trainer's AdamW defaults), not RoBERTa's
+    assert (cfg.optimizer.adam_betas, cfg.optimizer.adam_eps, cfg.optimizer.weight_decay) == (
+        "(0.9,0.999)",
+        1e-8,
+        0.0,
+    )
 
 
 @pytest.mark.parametrize("run_config", ["gpu1", "node8"])
