@@ -16,6 +16,7 @@ COMMANDS = {
         "UPOS data of a pair's two languages, binarized for fine-tuning",
     ),
     "prepare-nli": ("alignmlm.data_prep.prepare_nli", "NLI data of a pair's two languages"),
+    "prepare-ner": ("alignmlm.data_prep.prepare_ner", "NER data of a pair's two languages (BIO re-derived)"),
     "train": ("alignmlm.cli.train", "pretrain one objective on a prepared pair (fairseq-hydra-train)"),
     "evaluate-alignment": (
         "alignmlm.cli.evaluate_alignment",

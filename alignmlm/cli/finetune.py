@@ -44,6 +44,7 @@ from alignmlm.safe_files import write_text_atomic
 TASKS = {
     "pos": ("pos_tagging", "token_classification", "roberta_tagger"),
     "nli": ("nli", "sequence_classification", "roberta_classifier"),
+    "ner": ("ner", "token_classification", "roberta_tagger"),
 }
 
 
@@ -88,6 +89,9 @@ def count_examples(task: str, data: Path, split: str) -> int:
             for block in text.split("\n\n")
             if any(line and not line.startswith("#") for line in block.splitlines())
         )
+    if task == "ner":  # a blank line after each sentence
+        text = (data / f"{split}.ner").read_text(encoding="utf-8")
+        return sum(1 for block in text.split("\n\n") if block.strip())
     path = data / f"{split}.jsonl"
     if path.is_file():
         return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
