@@ -61,7 +61,7 @@ from .dictionary import (
     write_fairseq_dictionary,
 )
 from .sentencepiece_model import train_sentencepiece, vocabulary
-from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
+from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
 LOCK = ".prepare.lock"  # the lock file of earlier versions (now the lock is on OUT itself)
@@ -173,6 +173,7 @@ def check_args(args: argparse.Namespace) -> str:
     parse_band(args.heldout_band)
     if args.transform is not None:
         transforms = parse_transforms(args.transform)
+        refuse_syn(transforms, "the --corpus plain text")
         args.lang2 = args.lang2 or "_".join((args.lang1,) + transforms)
     for flag, name in (("--lang1", args.lang1), ("--lang2", args.lang2)):
         if not name.replace("_", "").isalnum():

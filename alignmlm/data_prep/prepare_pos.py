@@ -6,7 +6,9 @@ derived-language versions side by side, as the `pos_tagging` task reads them.
 
 Writes OUT/{train,valid,test}.conllu (original; valid = the input's dev.conllu) and
 OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: use the same
---transform and --seed as prepare_pair). Then, with fairseq-train --task pos_tagging:
+--transform and --seed as prepare_pair; `--transform trans+syn --syn-treebank TARGET.conllu
+[--syn-heads nouns,verbs]` reorders the trees, which --conllu-dir then needs, see
+transform_conllu). Then, with fairseq-train --task pos_tagging:
   B_Z: --train-subset train          --valid-subset valid,test_derived   (zero-shot)
   B_S: --train-subset train_derived  --valid-subset valid_derived,test_derived
 and Δ = B_Z − B_S on test_derived accuracy.
@@ -24,7 +26,7 @@ from alignmlm.data.conllu_reader import check_upos, parse_conllu, word_sentences
 from alignmlm.errors import InputError, reported
 
 from .task_data import argument_parser, write_splits
-from .transform_conllu import write_transformed
+from .transform_conllu import add_syn_arguments, syn_from_args, write_transformed
 
 SPLITS = {"train": "train", "valid": "dev", "test": "test"}  # written split -> input file name
 FILES = [f"{split}{suffix}.conllu" for split in SPLITS for suffix in ("", "_derived")]
@@ -54,7 +56,9 @@ def write(args, out: Path) -> None:
         sources[split] = (source, sentences)
     for split, (source, sentences) in sources.items():
         shutil.copyfile(source, out / f"{split}.conllu")
-        n = write_transformed(sentences, out / f"{split}_derived.conllu", args.transform, args.seed)
+        n = write_transformed(
+            sentences, out / f"{split}_derived.conllu", args.transform, args.seed, args.syn, source
+        )
         print(f"{split}: {n} sentences (original and {args.transform})")
 
 
@@ -67,9 +71,15 @@ def main(argv=None) -> int:
         required=True,
         help="directory with train.conllu, dev.conllu and test.conllu",
     )
+    add_syn_arguments(p)
     args = p.parse_args(argv)
     inputs = source_files(args.conllu_dir)
-    return write_splits(args, write, command="prepare-pos", inputs=inputs, files=FILES)
+    args.syn = syn_from_args(args.transform, args.syn_treebank, args.syn_heads)
+    options = None
+    if args.syn is not None:  # the target treebank is an input: its hash goes into the record
+        inputs["syn_treebank"] = ("--syn-treebank", args.syn_treebank)
+        options = {"syn_heads": ",".join(args.syn.heads)}
+    return write_splits(args, write, command="prepare-pos", inputs=inputs, files=FILES, options=options)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ of the units, so the same order can be applied to the words and to their labels:
         ". ! ?" kept in place like inv: the same rule applies to every sentence of that length,
         in the corpus and in downstream data alike
 
+`syn` (syn_order.py) reorders dependency trees: only CoNLL-U input with trees has it
+(transform-conllu, prepare-pos); other commands refuse it (`refuse_syn`).
+
 `trans` (script change) is not an order: every piece gets a twin with a disjoint surface form
 (`twin_piece`), and in the joint dictionary the twin of id i is i + V (see dictionary.py).
 """
@@ -23,7 +26,8 @@ from alignmlm.data.twins import TWIN_MARK, twin_piece  # noqa: F401  (re-exporte
 from ..errors import InputError
 
 WORD_ORDER_TRANSFORMS = ("inv", "perm")
-ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS
+TREE_TRANSFORMS = ("syn",)
+ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS + TREE_TRANSFORMS
 FINAL_PUNCTUATION = frozenset(".!?")
 
 
@@ -39,6 +43,16 @@ def parse_transforms(spec: str) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise InputError(f"invalid transform spec {spec!r}: a transform is repeated")
     return names
+
+
+def refuse_syn(transforms: Sequence[str], what: str = "plain text") -> None:
+    """Syn needs dependency trees: an InputError for input that has none."""
+    if "syn" in transforms:
+        raise InputError(
+            f"--transform {'+'.join(transforms)}: syn reorders dependency trees, and {what} has none; "
+            "give CoNLL-U with HEAD and DEPREL (transform-conllu / prepare-pos --syn-treebank), or "
+            "parse the raw text into CoNLL-U first with Stanza or UDPipe (offline models you download)"
+        )
 
 
 def is_final_punctuation(text: str) -> bool:
@@ -104,7 +118,9 @@ class WordSentenceTransform:
     then the twin mark on every word under `trans` (`§word`, whose pieces the fine-tuning
     tokenizer maps to twins). Labels (if any) move with their words."""
 
-    def __init__(self, transforms: Sequence[str], seed: int):
+    def __init__(self, transforms: Sequence[str], seed: int, trees: bool = False):
+        if not trees:  # with trees (transform_conllu), syn is applied before this
+            refuse_syn(transforms, "this input")
         self.order_fns = word_order_functions(transforms, seed)
         self.mark = TWIN_MARK if "trans" in transforms else ""
 
@@ -133,6 +149,7 @@ class PieceSentenceTransform:
     """
 
     def __init__(self, pieces: Sequence[str], transforms: Sequence[str], seed: int, unk_id: int = 0):
+        refuse_syn(transforms)
         self.pieces = list(pieces)
         self.word_start = [p.startswith("▁") for p in self.pieces]
         self.order_fns = word_order_functions(transforms, seed)
