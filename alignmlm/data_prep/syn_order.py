@@ -100,7 +100,7 @@ def tree_arrays(sentence, index: int = 0, path: Path | None = None):
             raise InputError(
                 f"{where}: {sentence_name(sentence, index)}, word {t['id']} {t['form']!r}: HEAD {what} "
                 f"(the sentence has words 1..{len(words)}); Syn needs a dependency tree in HEAD: "
-                "fix the HEAD column or parse the text again"
+                "fix the HEAD column, or parse the text into CoNLL-U with Stanza or UDPipe"
             )
     return (
         [t["form"] for t in words],
@@ -226,7 +226,7 @@ class SynOrder:
             raise InputError(
                 f"{word_line(path, index, lost[0]['id'])}: {sentence_name(sentence, index)}: words "
                 f"{', '.join(str(w['id']) for w in lost)} do not lead to the root (HEAD 0): a cycle in "
-                "HEAD; Syn needs a tree: fix the HEAD column or parse the text again"
+                "HEAD; Syn needs a tree: fix the HEAD column, or parse the text again with Stanza or UDPipe"
             )
         return order
 
