@@ -210,7 +210,14 @@ def selected_score(log: Path, dev: str, test: str = "test_derived") -> dict:
     if not devs or not tests:
         raise SystemExit(f"error: {log} holds no {dev} / {test} validation records")
     update = max(devs, key=lambda u: (devs[u], -u))
-    return {"score": tests[update], "dev": devs[update], "update": update, "validations": len(devs)}
+    # NER logs the entity span F1 too (tasks/ner.py): reported beside the accuracy it is selected on
+    f1s = {
+        int(r[f"{test}_num_updates"]): float(r[f"{test}_f1"])
+        for r in read_records(log, test)
+        if f"{test}_f1" in r
+    }
+    f1 = {"f1": f1s[update]} if update in f1s else {}
+    return {"score": tests[update], "dev": devs[update], "update": update, "validations": len(devs), **f1}
 
 
 def transfer(
@@ -247,6 +254,9 @@ def transfer(
         selected = selected_score(save / "train.log", dev)
         result[name], result[f"{name}_selection"] = selected["score"], selected
     result["delta"] = round(result["B_Z"] - result["B_S"], 2)
+    if "f1" in result["B_Z_selection"] and "f1" in result["B_S_selection"]:  # NER: span F1 too
+        result["f1"] = {k: result[f"{k}_selection"]["f1"] for k in ("B_Z", "B_S")}
+        result["f1"]["delta"] = round(result["f1"]["B_Z"] - result["f1"]["B_S"], 2)
     return result
 
 
