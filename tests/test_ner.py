@@ -234,6 +234,24 @@ def test_an_empty_split_is_refused(tmp_path):
     assert "--valid" in line and "no sentences" in line
 
 
+def test_syn_is_refused_before_anything_is_read(tmp_path):
+    data = [NER_DATA / f"{split}.txt" for split in ("train", "valid", "test")]
+    line = refusal(
+        "prepare-ner",
+        "--train",
+        data[0],
+        "--valid",
+        data[1],
+        "--test",
+        data[2],
+        "--transform",
+        "trans+syn",
+        "--out",
+        tmp_path / "out",
+    )
+    assert "syn reorders dependency trees" in line and not (tmp_path / "out").exists()
+
+
 # --- fine-tuning -----------------------------------------------------------------------------
 
 

@@ -146,6 +146,10 @@ def fairseq_command(
             1_000_000,
         ]
     else:
+        if task not in recipe["epochs"]:  # NER: the paper's recipe states POS and NLI epochs only
+            raise SystemExit(
+                f"error: the {recipe['recipe']} recipe has no epoch count for {task}; use --recipe quick"
+            )
         epochs = recipe["epochs"][task]
         total = epochs * math.ceil(count_examples(task, data, train_subset) / recipe["batch_size"])
         schedule = ["--max-epoch", epochs, "--validate-interval", 1]

@@ -13,6 +13,9 @@ every entity reads B- then I- in the new order (alignmlm.data.bio.reorder_tags: 
 `New/B-LOC York/I-LOC is/O big/O` becomes `big/O is/O York/B-LOC New/I-LOC`; under perm an
 entity whose words are no longer adjacent becomes one entity per run of adjacent words).
 
+Syn (dependency-tree word order) needs trees, which NER files do not have: it is refused
+(alignmlm.data.bio.reorder_tags would re-derive the tags under any word order given trees).
+
 Refused before anything is written, naming file and line: a word line without a tag, a tag that
 is not O / B-X / I-X, a split without sentences. OUT records what made it in task_data.json.
 
@@ -48,7 +51,13 @@ from alignmlm.data.ner_reader import read_ner, write_ner
 from alignmlm.errors import InputError, reported
 
 from .task_data import argument_parser, write_splits
-from .transforms import WordSentenceTransform, compose_order, is_final_punctuation, parse_transforms
+from .transforms import (
+    WordSentenceTransform,
+    compose_order,
+    is_final_punctuation,
+    parse_transforms,
+    refuse_syn,
+)
 
 SPLITS = ("train", "valid", "test")
 FILES = [f"{split}{suffix}.ner" for split in SPLITS for suffix in ("", "_derived")]
@@ -88,6 +97,7 @@ def main(argv=None) -> int:
             f"--{split}", type=Path, required=True, help=f"{split} sentences: WikiANN / PAN-X or CoNLL-2003"
         )
     args = p.parse_args(argv)
+    refuse_syn(parse_transforms(args.transform), "NER data (WikiANN, CoNLL-2003)")  # before any read
     return write_splits(
         args,
         write,
