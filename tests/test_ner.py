@@ -2,6 +2,7 @@
 definition), BIO tags re-derived under word-order transforms, prepare-ner, and real fine-tuning
 on the hand-made set of tests/data/ner."""
 
+import itertools
 import random
 from pathlib import Path
 
@@ -81,6 +82,30 @@ def test_chunks_follow_seqeval_default_mode():
     # B- always starts a new chunk, even of the same type
     assert chunks(["B-PER", "I-PER", "B-PER", "O", "I-ORG"]) == {("PER", 0, 2), ("PER", 2, 3), ("ORG", 4, 5)}
     assert chunks(["O", "O"]) == set()
+
+
+def seqeval_get_entities(seq):
+    """seqeval's get_entities (seqeval/metrics/sequence_labeling.py, default mode, B/I/O tags
+    only), restated from its start_of_chunk / end_of_chunk rules as a reference: (type, start,
+    end exclusive)."""
+    out, prev_tag, prev_type, begin = [], "O", "", 0
+    for i, chunk in enumerate(list(seq) + ["O"]):
+        tag, type_ = (chunk[0], chunk[2:]) if chunk != "O" else ("O", "")
+        end = prev_tag in ("B", "I") and (tag in ("B", "O") or prev_type != type_)
+        start = tag == "B" or (prev_tag == "O" and tag == "I") or (tag != "O" and prev_type != type_)
+        if end:
+            out.append((prev_type, begin, i))
+        if start:
+            begin = i
+        prev_tag, prev_type = tag, type_
+    return set(out)
+
+
+def test_chunks_equal_seqeval_rules_on_every_short_sequence():
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    for n in range(1, 6):
+        for seq in itertools.product(tags, repeat=n):
+            assert chunks(seq) == seqeval_get_entities(seq), seq
 
 
 def test_span_f1_on_hand_computed_cases():
