@@ -26,7 +26,7 @@ def test_selection_takes_the_test_score_at_the_best_dev_score(tmp_path):
 
 def test_recipes_and_architectures():
     assert recipe_settings("paper")["lr"] == 2e-5 and recipe_settings("paper")["batch_size"] == 32
-    assert recipe_settings("paper")["epochs"] == {"pos": 10, "nli": 5}
+    assert recipe_settings("paper")["epochs"] == {"pos": 10, "ner": 10, "nli": 5}
     assert recipe_settings("quick", 50)["updates"] == 50
     with pytest.raises(SystemExit, match="quick recipe only"):
         recipe_settings("paper", 50)
