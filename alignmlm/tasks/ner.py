@@ -83,8 +83,8 @@ class NerTask(FinetuningTask):
         self.add_split(split, tokens, targets)
 
     def sentence_tags(self, target: torch.Tensor, predicted: torch.Tensor) -> tuple[list, list]:
-        """Gold and predicted tags of one sentence's labelled positions (an ignored label is
-        read as O)."""
+        """Gold and predicted tags of one sentence's labelled positions (each word's first
+        piece; words whose label is outside the label set are left out, as from accuracy)."""
         labelled = target != IGNORE
         gold = [self.labels[i] for i in target[labelled].tolist()]
         return gold, [self.labels[i] for i in predicted[labelled].tolist()]
