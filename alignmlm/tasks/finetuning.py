@@ -13,6 +13,7 @@ from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
 from ..data.labelled_dataset import LabelledDataset
+from ..data.tagging_dataset import encode_tagged
 from ..data.twins import word_pieces
 from ..errors import InputError, describe_os_error
 
@@ -100,6 +101,36 @@ class FinetuningTask(FairseqTask):
             "%s: %d of %d labels outside the label set (%s%s) are ignored", path, outside, total, seen, more
         )
         return outside
+
+    def add_tagged_split(self, split: str, path: Path, sentences) -> None:
+        """A split of word-tagging data (POS, NER): `sentences` yields (words, labels) of the
+        file `path`; each label sits on its word's first piece."""
+        tokens, targets, unknown, cut, words, labels_seen = [], [], 0, 0, 0, Counter()
+        for sentence_words, labels in sentences:
+            t, y, n_unknown, n_cut = encode_tagged(
+                sentence_words,
+                labels,
+                self.word_ids,
+                self.label_index,
+                self.dictionary.bos(),
+                self.dictionary.eos(),
+                self.cfg.max_positions,
+            )
+            tokens.append(t)
+            targets.append(y)
+            unknown, cut, words = unknown + n_unknown, cut + n_cut, words + len(sentence_words)
+            labels_seen.update(labels)
+        logger.info(
+            "%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
+            "%d cut by --max-positions",
+            path,
+            len(tokens),
+            words,
+            unknown,
+            cut,
+        )
+        self.check_labels(path, labels_seen)  # mostly unknown labels: an error, not a 0-gradient run
+        self.add_split(split, tokens, targets)
 
     def add_split(self, split: str, tokens: list, targets: list) -> None:
         lang_id = int(split.endswith(self.cfg.derived_suffix))

@@ -14,8 +14,6 @@ first piece), its chunk counts (correct, predicted, gold) are summed over the sp
 derived from the sums, so it is the split's micro-averaged span F1, not a mean over batches.
 """
 
-import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +24,9 @@ from omegaconf import MISSING
 
 from ..data.labelled_dataset import IGNORE
 from ..data.ner_reader import read_ner
-from ..data.tagging_dataset import encode_tagged
 from ..ner_metrics import f1_from_counts, span_counts
 from .finetuning import FinetuningConfig, FinetuningTask
 
-logger = logging.getLogger(__name__)
 NER_LABELS = "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC"
 COUNTS = ("ner_correct", "ner_predicted", "ner_gold")
 
@@ -55,32 +51,7 @@ class NerTask(FinetuningTask):
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         path = Path(self.cfg.data) / f"{split}.ner"
-        tokens, targets, unknown, cut, words, labels_seen = [], [], 0, 0, 0, Counter()
-        for sentence_words, labels in read_ner(path):
-            t, y, n_unknown, n_cut = encode_tagged(
-                sentence_words,
-                labels,
-                self.word_ids,
-                self.label_index,
-                self.dictionary.bos(),
-                self.dictionary.eos(),
-                self.cfg.max_positions,
-            )
-            tokens.append(t)
-            targets.append(y)
-            unknown, cut, words = unknown + n_unknown, cut + n_cut, words + len(sentence_words)
-            labels_seen.update(labels)
-        logger.info(
-            "%s: %d sentences, %d words; %d with labels outside the label set (ignored), "
-            "%d cut by --max-positions",
-            path,
-            len(tokens),
-            words,
-            unknown,
-            cut,
-        )
-        self.check_labels(path, labels_seen)
-        self.add_split(split, tokens, targets)
+        self.add_tagged_split(split, path, read_ner(path))
 
     def sentence_tags(self, target: torch.Tensor, predicted: torch.Tensor) -> tuple[list, list]:
         """Gold and predicted tags of one sentence's labelled positions (each word's first
