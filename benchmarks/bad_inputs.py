@@ -6,7 +6,7 @@ this repository, as a user would type it, and a markdown table of how each ended
 Each --repo (default: this checkout) runs with its own code (PYTHONPATH=PATH, the same Python
 and packages) on fixtures it prepares itself (a 600-sentence corpus, a Trans+Inv pair of 300
 pieces, a 10-update MLM checkpoint, small POS and NLI sets). With two checkouts (e.g. before and
-after a change: `git worktree add /tmp/before REV`) the table has a column for each.
+after a change: `git worktree add ../before REV`) the table has a column for each.
 
 A case is what a user did and what should happen: either *refused* -- a one-line `error: ...`
 (status != 0, no traceback) and no file lost -- or a *correct* result, checked (files kept,

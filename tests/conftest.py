@@ -156,6 +156,32 @@ FINETUNE = {
         "--log-interval",
         "50",
     ],
+    "ner": [
+        "--task",
+        "ner",
+        "--criterion",
+        "token_classification",
+        "--arch",
+        "roberta_tagger_tiny",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "150",
+        "--warmup-updates",
+        "10",
+        "--total-num-update",
+        "150",
+        "--validate-interval-updates",
+        "150",
+        "--validate-interval",
+        "1000",
+        "--valid-subset",
+        "valid,test,test_derived",
+        "--log-interval",
+        "50",
+    ],
     "pos": [
         "--task",
         "pos_tagging",
@@ -184,7 +210,7 @@ FINETUNE = {
 
 
 def finetune(task, data, pair, checkpoint, save_dir, *extra, check=True) -> subprocess.CompletedProcess:
-    """fairseq-train of transfer task TASK ('nli' or 'pos') from CHECKPOINT, with FINETUNE[TASK]
+    """fairseq-train of transfer task TASK ('nli', 'ner' or 'pos') from CHECKPOINT, with FINETUNE[TASK]
     and EXTRA (later flags win); checkpoint_last.pt only (no epoch checkpoints)."""
     return fairseq_finetune(
         data,

@@ -22,6 +22,12 @@ def prepare(*argv) -> int:
     return prepare_ner.main([str(a) for a in argv])
 
 
+def prepare_hand_made(out) -> int:
+    """prepare-ner of the hand-made set under trans+inv into OUT."""
+    splits = [x for split in ("train", "valid", "test") for x in (f"--{split}", NER_DATA / f"{split}.txt")]
+    return prepare(*splits, "--transform", "trans+inv", "--out", out)
+
+
 def write(path, lines):
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
@@ -214,18 +220,7 @@ def test_iob1_is_written_as_iob2():
 
 def test_prepare_ner_writes_valid_derived_files(tmp_path):
     out = tmp_path / "ner"
-    status = prepare(
-        "--train",
-        NER_DATA / "train.txt",
-        "--valid",
-        NER_DATA / "valid.txt",
-        "--test",
-        NER_DATA / "test.txt",
-        "--transform",
-        "trans+inv",
-        "--out",
-        out,
-    )
+    status = prepare_hand_made(out)
     assert status == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(prepare_ner.FILES + ["task_data.json"])
     for split in ("train", "valid", "test"):
@@ -283,60 +278,17 @@ def test_syn_is_refused_before_anything_is_read(tmp_path):
 @pytest.fixture(scope="module")
 def ner_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("ner") / "en_trans_inv"
-    prepare(
-        "--train",
-        NER_DATA / "train.txt",
-        "--valid",
-        NER_DATA / "valid.txt",
-        "--test",
-        NER_DATA / "test.txt",
-        "--transform",
-        "trans+inv",
-        "--out",
-        out,
-    )
+    prepare_hand_made(out)
     return out
 
 
 @pytest.mark.slow
 def test_finetuning_beats_the_all_o_baseline_on_span_f1(ner_data, tiny_pair, pretrained, tmp_path):
-    from conftest import fairseq_finetune
+    from conftest import finetune
 
     from alignmlm.fairseq_log import read_records
 
-    fairseq_finetune(
-        ner_data,
-        tmp_path,
-        "--task",
-        "ner",
-        "--criterion",
-        "token_classification",
-        "--arch",
-        "roberta_tagger_tiny",
-        "--lr",
-        "1e-3",
-        "--batch-size",
-        "16",
-        "--max-update",
-        "150",
-        "--warmup-updates",
-        "10",
-        "--total-num-update",
-        "150",
-        "--validate-interval-updates",
-        "150",
-        "--validate-interval",
-        "1000",
-        "--valid-subset",
-        "valid,test,test_derived",
-        "--log-interval",
-        "50",
-        "--pair",
-        tiny_pair,
-        "--pretrained-checkpoint",
-        pretrained,
-        "--no-epoch-checkpoints",
-    )
+    finetune("ner", ner_data, tiny_pair, pretrained, tmp_path)
     record = read_records(tmp_path / "train.log", "test")[-1]
     f1, accuracy = float(record["test_f1"]), float(record["test_accuracy"])
     # the all-O tagger finds no entity: span F1 0; its accuracy is the share of O tags

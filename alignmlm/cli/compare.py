@@ -34,6 +34,7 @@ starts with a dash: --slurm-args "--partition=gpu --time=12:00:00" (or --slurm-a
 import argparse
 import csv
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -513,7 +514,6 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
         + ALIGNMENT_COLUMNS
         + ["valid_mlm_loss"]
     )
-    import io
 
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=fields)
