@@ -301,7 +301,7 @@ def test_recipe_flags_reach_every_cells_pretraining(tmp_path, monkeypatch):
     monkeypatch.setattr(compare, "run", lambda command, log, env: commands.append([str(c) for c in command]))
     monkeypatch.setattr(compare, "read_records", lambda log, kind: [{"valid_loss": 1.0}])
     monkeypatch.setattr(compare, "checkpoint_sha256", lambda path: "0" * 64)
-    cell = compare.Cell(tmp_path, "mlm", "trans+inv", 1, 0)
+    cell = compare.Cell(tmp_path, "mlm", "trans+inv", 1, 0, ["pos"])
     compare.pretrain(args, cell, tmp_path / "pair", {})
     command = " ".join(commands[0])
     for flag, value in zip(flags[::2], flags[1::2]):

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignmlm import paper_results
 from alignmlm.cli import finetune, slurm_cells, train
 from alignmlm.data_prep.task_data import RECORD as TASK_RECORD
 from alignmlm.data_prep.task_data import check_matches_pair
@@ -69,8 +70,10 @@ ALIGNMENT_COLUMNS = [
 # the splits finetune.transfer reads (B_Z trains on train, selects on valid; B_S on the derived
 # ones; both are tested on test_derived), in the file formats each task reads
 TASK_SPLITS = ("train", "valid", "train_derived", "valid_derived", "test_derived")
-TASK_FILES = {"pos": (".conllu",), "nli": (".jsonl", ".tsv")}
-TASK_PREPARE = {"pos": "alignmlm prepare-pos", "nli": "alignmlm prepare-nli"}
+TASK_FILES = {"pos": (".conllu",), "ner": (".ner",), "nli": (".jsonl", ".tsv")}
+TASK_PREPARE = {"pos": "alignmlm prepare-pos", "ner": "alignmlm prepare-ner", "nli": "alignmlm prepare-nli"}
+TASK_METRIC = {"pos": "accuracy", "ner": "entity span F1", "nli": "accuracy"}  # B_S and B_Z
+NO_DATA = "-"  # --nli - : this pair has no data for the task (e.g. NLI text has no trees for syn)
 # alignmlm train's flags a comparison may set, the same for every cell (the recipe records them)
 RECIPE_FLAGS = (
     "arch",
@@ -81,6 +84,7 @@ RECIPE_FLAGS = (
     "max_tokens",
     "update_freq",
 )
+RECIPE_GROUPS = ("run", "size", "precision")  # configs/ groups passed to every cell's alignmlm train
 CORRELATED = [("paper_p1_nn", "alignment P@1, paper protocol"), ("heldout_p1_nn", "held-out P@1 (NN)")]
 _print_lock = threading.Lock()
 
@@ -177,13 +181,15 @@ def pretraining_recipe(args) -> dict:
     from alignmlm.pretraining_config import compose
 
     given = {name: getattr(args, name) for name in RECIPE_FLAGS}
-    overrides = [
+    groups = {group: getattr(args, group) for group in RECIPE_GROUPS if getattr(args, group)}
+    overrides = [f"+{group}={name}" for group, name in groups.items()] + [
         f"{key}=[{given[name]}]" if key in train.LIST_SETTINGS else f"{key}={given[name]}"
         for name, (key, _, _) in train.SETTINGS.items()
         if given.get(name) is not None
     ]
     cfg = compose("mlm", ["task.data=unused", "common.user_dir=unused", *overrides])
     return {
+        **groups,  # absent when not given: cells recorded before these flags existed still match
         "arch": cfg.model._name,
         "max_update": cfg.optimization.max_update,
         "lr": cfg.optimization.lr[0],
@@ -191,6 +197,7 @@ def pretraining_recipe(args) -> dict:
         "tokens_per_sample": cfg.task.tokens_per_sample,
         "max_tokens": cfg.dataset.max_tokens,
         "update_freq": cfg.optimization.update_freq[0],
+        **({"batch_size": cfg.dataset.batch_size} if cfg.dataset.batch_size else {}),
     }
 
 
@@ -273,13 +280,14 @@ def run(command: list, log_path: Path, env: dict) -> None:
 
 
 class Cell:
-    def __init__(self, out: Path, objective: str, transform: str, seed: int, k: int):
+    def __init__(self, out: Path, objective: str, transform: str, seed: int, k: int, tasks: list):
         self.objective, self.transform, self.seed, self.k = objective, transform, seed, k
+        self.tasks = tasks  # the transfer tasks with data for this cell's pair
         self.dir = out / f"{objective}__{transform.replace('+', '_')}__seed{seed}"
         self.name = f"{objective} × {transform} × seed {seed}"
 
 
-def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
+def cell_settings(args, cell: Cell, fingerprints: dict) -> dict:
     return {
         "format": FORMAT,
         "objective": cell.objective,
@@ -288,7 +296,7 @@ def cell_settings(args, cell: Cell, fingerprints: dict, tasks: list) -> dict:
         "pretrain": args.recipe,
         "finetune": finetune.recipe_settings(args.finetune_recipe, args.finetune_updates),
         "data": {"pair": fingerprints[("pair", cell.k)]},
-        "tasks": {t: fingerprints[(t, cell.k)] for t in tasks},
+        "tasks": {t: fingerprints[(t, cell.k)] for t in cell.tasks},
     }
 
 
@@ -370,7 +378,12 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
             cell.dir / "pretrain",
             "--seed",
             cell.seed,
-            *[x for name, value in args.recipe.items() for x in (f"--{name.replace('_', '-')}", value)],
+            *[
+                x
+                for name, value in args.recipe.items()
+                if name in RECIPE_FLAGS or name in RECIPE_GROUPS
+                for x in (f"--{name.replace('_', '-')}", value)
+            ],
             "--save-interval-updates",
             args.recipe["max_update"],
             "--",
@@ -414,7 +427,14 @@ def alignment(cell: Cell, pair: Path, env: dict) -> dict:
     return json.loads(out.read_text())
 
 
-def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
+def task_scores(task: str, result: dict) -> dict:
+    """The row's B_S, B_Z and delta of a transfer result, in the task's metric (TASK_METRIC):
+    NER is scored by entity span F1 as the paper does (its token accuracy stays in ner.json)."""
+    scores = result["f1"] if task == "ner" else result
+    return {f"{task}_{key}": scores[key] for key in ("B_S", "B_Z", "delta")}
+
+
+def run_cell(args, cell: Cell, settings: dict, env: dict) -> dict:
     pair = args.pair[cell.k]
     cell.dir.mkdir(parents=True, exist_ok=True)
     record = cell.dir / "cell.json"
@@ -435,7 +455,7 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
         **{c: scores.get(c) for c in ALIGNMENT_COLUMNS},
         "valid_mlm_loss": pre["valid_mlm_loss"],
     }
-    for task in tasks:
+    for task in cell.tasks:
         data = getattr(args, task)[cell.k]
 
         def fn(task=task, data=data):
@@ -454,7 +474,7 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
                 raise CellError(str(err)) from None
 
         res = step(cell.dir, task, f"{cell.name}: {task.upper()} B_Z / B_S", fn, sha)
-        row.update({f"{task}_B_S": res["B_S"], f"{task}_B_Z": res["B_Z"], f"{task}_delta": res["delta"]})
+        row.update(task_scores(task, res))
     return row
 
 
@@ -462,7 +482,7 @@ def run_cell(args, cell: Cell, tasks: list, settings: dict, env: dict) -> dict:
 
 
 def column(runs: list, key: str) -> str:
-    return mean_std([r[key] for r in runs])
+    return mean_std([r.get(key) for r in runs])
 
 
 def mean_std(values: list) -> str:
@@ -474,11 +494,23 @@ def mean_std(values: list) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({len(values)})"
 
 
+def mean_of(runs: list, key: str) -> float | None:
+    values = [r.get(key) for r in runs if r.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
 def group(rows: list) -> dict:
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["objective"], r["transform"]), []).append(r)
     return groups
+
+
+def paper_order(groups: dict) -> list:
+    """The cells' keys in the paper's row order (its objectives, then its transformations); others
+    after them, in the order they ran."""
+    rank = {cell: i for i, cell in enumerate(paper_results.cells())}
+    return sorted(groups, key=lambda cell: rank.get(cell, len(rank)))
 
 
 def correlation_lines(groups: dict, tasks: list) -> list:
@@ -489,9 +521,9 @@ def correlation_lines(groups: dict, tasks: list) -> list:
         for column, label in CORRELATED:
             cells = [
                 [
-                    (r[column], r[f"{t}_delta"])
+                    (r[column], r.get(f"{t}_delta"))
                     for r in runs
-                    if r[column] is not None and r[f"{t}_delta"] is not None
+                    if r[column] is not None and r.get(f"{t}_delta") is not None
                 ]
                 for runs in groups.values()
             ]
@@ -504,6 +536,80 @@ def correlation_lines(groups: dict, tasks: list) -> list:
                 continue
             for method in ("spearman", "pearson"):
                 lines.append(f"- {t.upper()} Δ vs {label}: {correlate(cells, method).describe()}")
+    return lines
+
+
+def triple(runs: list, task: str) -> str:
+    """'B_S / B_Z / Δ ± std' of a cell's seed means, as the paper's table prints a task."""
+    if mean_of(runs, f"{task}_delta") is None:
+        return "—"
+    deltas = [r[f"{task}_delta"] for r in runs if r.get(f"{task}_delta") is not None]
+    spread = f" ± {np.std(deltas, ddof=1):.1f}" if len(deltas) > 1 else ""
+    return (
+        f"{mean_of(runs, f'{task}_B_S'):.1f} / {mean_of(runs, f'{task}_B_Z'):.1f} / "
+        f"{np.mean(deltas):.1f}{spread}"
+    )
+
+
+def paper_shape_lines(groups: dict, tasks: list) -> list:
+    """The table in the paper's shape (objective x transformation rows; per task B_S / B_Z / Δ;
+    alignment P@1), and beside each row the paper's own figures where it has the cell."""
+    order = [t for t in paper_results.TASKS if t in tasks] + [
+        t for t in tasks if t not in paper_results.TASKS
+    ]
+    heads = "".join(f" {t.upper()} B_S / B_Z / Δ |" for t in order)
+    lines = [
+        "In the paper's shape (cell means over seeds; Δ ± its std over seeds; "
+        + "; ".join(f"{t.upper()}: {TASK_METRIC[t]}" for t in order)
+        + "). Below each row, in italics, the paper's figures for that cell (its Table; "
+        "500k updates of an 8-layer model on Wikipedia, XNLI/WikiANN/UD data).",
+        "",
+        f"| objective | transform |{heads} P@1 paper protocol | held-out P@1 NN |",
+        "|---|---|" + "---|" * (len(order) + 2),
+    ]
+    for cell in paper_order(groups):
+        runs = groups[cell]
+        cols = "".join(f" {triple(runs, t)} |" for t in order)
+        lines.append(
+            f"| {cell[0]} | {cell[1]} |{cols} {column(runs, 'paper_p1_nn')} | {column(runs, 'heldout_p1_nn')} |"
+        )
+        if cell in paper_results.TRANSFER:
+            paper = "".join(
+                " *{:.1f} / {:.1f} / {:.1f}* |".format(*paper_results.scores(*cell, t))
+                if paper_results.scores(*cell, t)
+                else " |"
+                for t in order
+            )
+            lines.append(f"| | *paper* |{paper} *{paper_results.ALIGNMENT_P1[cell]:.1f}* | |")
+    return lines
+
+
+def ordering_lines(groups: dict, tasks: list) -> list:
+    """Where the objectives' order by Δ (within one transformation) agrees with the paper's."""
+    lines = []
+    transforms = sorted({t for _, t in groups}, key=lambda t: (t not in paper_results.TRANSFORMS, t))
+    for task in [t for t in paper_results.TASKS if t in tasks]:
+        for transform in transforms:
+            ours = {
+                o: mean_of(runs, f"{task}_delta")
+                for (o, t), runs in groups.items()
+                if t == transform and mean_of(runs, f"{task}_delta") is not None
+            }
+            theirs = {o: paper_results.scores(o, transform, task) for o in ours}
+            theirs = {o: s[2] for o, s in theirs.items() if s is not None}
+            if len(ours) < 2 or len(theirs) < 2:
+                continue
+            rank_ours = sorted(ours, key=lambda o: -ours[o])
+            rank_paper = sorted(theirs, key=lambda o: -theirs[o])
+            shared = [o for o in rank_ours if o in theirs]
+            # pairs the paper orders (a tie in the paper has no order to agree with)
+            pairs = [(a, b) for i, a in enumerate(shared) for b in shared[i + 1 :] if theirs[a] != theirs[b]]
+            agree = sum((theirs[a] - theirs[b]) * (ours[a] - ours[b]) > 0 for a, b in pairs)
+            lines.append(
+                f"- {task.upper()} {transform}: smallest gap first, ours {' > '.join(rank_ours)}; "
+                f"paper {' > '.join(rank_paper)} ({agree} of {len(pairs)} pairs of objectives in "
+                "the paper's order)"
+            )
     return lines
 
 
@@ -522,8 +628,9 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
     write_text_atomic(out / "results.csv", table.getvalue())
     groups = group(rows)
     heads = "".join(f" {t.upper()} B_S | {t.upper()} B_Z | {t.upper()} Δ |" for t in tasks)
+    metrics = "".join(f"; {t.upper()}: {TASK_METRIC[t]}" for t in tasks)
     lines = [
-        f"Mean ± std (n seeds) over seeds {','.join(map(str, seeds))}; accuracy and P@1 in %.",
+        f"Mean ± std (n seeds) over seeds {','.join(map(str, seeds))}; scores and P@1 in %{metrics}.",
         "",
         f"| objective | transform |{heads} P@1 paper protocol | held-out P@1 NN | "
         "held-out P@1 CSLS | MLM valid loss |",
@@ -544,6 +651,11 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
         "transfer gap — the paper's sign):",
         *correlation_lines(groups, tasks),
     ]
+    if len({t for _, t in groups}) > 1 or len(tasks) > 1:  # a grid: the paper's table too
+        lines += ["", *paper_shape_lines(groups, tasks)]
+        ordering = ordering_lines(groups, tasks)
+        if ordering:
+            lines += ["", "The objectives' order by Δ against the paper's:", *ordering]
     write_text_atomic(out / "results.md", "\n".join(lines) + "\n")
     plot(out / "alignment_vs_transfer.png", groups, tasks)
 
@@ -566,8 +678,11 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
         CORRELATED[-1],
     )
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for t, marker in zip(tasks, "os"):
+    for t, marker in zip(tasks, "os^"):
         for (objective, transform), runs in groups.items():
+            runs = [r for r in runs if r.get(f"{t}_delta") is not None]
+            if not runs:  # no data for this task on this pair
+                continue
             x = [r[column] for r in runs]
             y = [r[f"{t}_delta"] for r in runs]
             ax.errorbar(
@@ -598,20 +713,21 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
 # ---------------------------------------------------------------------------- driver
 
 
-def finished(cell: Cell, tasks: list) -> bool:
+def finished(cell: Cell) -> bool:
     """Every step's result is there and was computed from the cell's checkpoint."""
     pre, _ = reusable(cell.dir, "pretrain")
     return pre is not None and all(
-        reusable(cell.dir, name, pre["checkpoint_sha256"])[0] is not None for name in ["alignment", *tasks]
+        reusable(cell.dir, name, pre["checkpoint_sha256"])[0] is not None
+        for name in ["alignment", *cell.tasks]
     )
 
 
-def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
+def run_on_slurm(args, argv: list, cells: list) -> bool:
     """Submit each unfinished cell as a job running this command with --only-cell; True when
     every cell has finished and the results can be collected."""
     jobs = {}
     for cell in cells:
-        if not finished(cell, tasks):
+        if not finished(cell):
             cell.dir.mkdir(exist_ok=True)
             command = [sys.executable, Path(__file__).resolve(), *argv, "--only-cell", cell.dir.name]
             jobs[cell.dir.name] = slurm_cells.submit(cell.dir, command, args.slurm_args, log)
@@ -622,7 +738,7 @@ def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
         )
         return False
     slurm_cells.wait(jobs, log)
-    failed = [cell for cell in cells if not finished(cell, tasks)]
+    failed = [cell for cell in cells if not finished(cell)]
     if failed:
         raise SystemExit(
             "error: these cells' jobs ended without finishing them; see their logs "
@@ -630,6 +746,28 @@ def run_on_slurm(args, argv: list, cells: list, tasks: list) -> bool:
             + ", ".join(f"{c.dir.name} ({c.dir}/slurm-{jobs[c.dir.name]}.out)" for c in failed)
         )
     return True
+
+
+class Progress:
+    """One line per finished cell: how many are done, the time so far and an estimate of the rest
+    (the mean time of the cells done so far, over the cells still to run, side by side)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.lock = threading.Lock()
+
+    def track(self, cell: Cell, fn, *args):
+        try:
+            return fn(*args)
+        finally:
+            with self.lock:
+                self.done += 1
+                elapsed = time.perf_counter() - self.start
+                left = elapsed / self.done * (self.total - self.done)
+                log(
+                    f"{self.done}/{self.total} cells done ({cell.name} ended); {elapsed / 60:.1f} min "
+                    f"so far, about {left / 60:.0f} min to go"
+                )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -641,19 +779,15 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="prepared pair directory (repeat for several transforms)",
     )
-    p.add_argument(
-        "--pos",
-        type=Path,
-        action="append",
-        required=True,
-        help="POS directory of each --pair, in the same order (data_prep.prepare_pos)",
-    )
-    p.add_argument(
-        "--nli",
-        type=Path,
-        action="append",
-        help="NLI directory of each --pair, in the same order (data_prep.prepare_nli); without it, no NLI",
-    )
+    for task, what in (("pos", "POS"), ("ner", "NER"), ("nli", "NLI")):
+        p.add_argument(
+            f"--{task}",
+            type=Path,
+            action="append",
+            help=f"{what} directory of each --pair, in the same order ({TASK_PREPARE[task]}); "
+            f"'{NO_DATA}' for a pair without {what} data (e.g. text without trees for syn); "
+            f"without --{task}, no {what}",
+        )
     p.add_argument(
         "--objectives",
         default="mlm,align_mlm,xlm,dict_mlm",
@@ -667,6 +801,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
     train.add_setting_flags(p, RECIPE_FLAGS)  # as alignmlm train's, for every cell
+    for group, what in (
+        ("run", "devices of each cell's pretraining (e.g. gpu1 on a SLURM GPU node)"),
+        ("size", "the paper's model, batch and schedule for every cell (default: the tiny CPU recipe)"),
+        ("precision", "fp16 / bf16 / amp / fp32 on GPUs (default: the run config's)"),
+    ):
+        p.add_argument(f"--{group}", choices=choices(group), help=f"configs/{group}/: {what}")
     p.add_argument(
         "--finetune-recipe",
         default="quick",
@@ -703,8 +843,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = slurm_args_value(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
-    if len(args.pos) != len(args.pair) or len(args.nli or args.pair) != len(args.pair):
-        raise SystemExit("error: give one --pos (and --nli, if any) for each --pair, in the same order")
+    tasks = [t for t in TASK_FILES if getattr(args, t)]
+    for t in tasks:
+        if len(getattr(args, t)) != len(args.pair):
+            raise SystemExit(
+                f"error: {len(getattr(args, t))} --{t} for {len(args.pair)} --pair: give one --{t} "
+                f"for each --pair, in the same order ('{NO_DATA}' where a pair has no {t.upper()} data)"
+            )
+        setattr(args, t, [None if str(d) == NO_DATA else d for d in getattr(args, t)])
     if args.out.exists() and not args.out.is_dir():
         raise SystemExit(f"error: --out {args.out} is a file; give a directory (it is created if missing)")
     seeds = parse_seeds(args.seeds)
@@ -722,7 +868,6 @@ def main(argv=None) -> int:
             raise SystemExit(
                 "error: --slurm: sbatch not found; run this on a SLURM login node (or leave out --slurm)"
             )
-    tasks = ["pos"] + ["nli"] * bool(args.nli)
     fingerprints, cells, pair_of_transform, pairs = {}, [], {}, []
     for k, pair in enumerate(args.pair):
         try:
@@ -739,10 +884,13 @@ def main(argv=None) -> int:
         pair_of_transform[transform] = pair
         fingerprints[("pair", k)] = prepared.fingerprint()
         pairs.append(prepared)
-        cells += [Cell(args.out, o, transform, s, k) for o in objectives for s in seeds]
+        with_data = [t for t in tasks if getattr(args, t)[k] is not None]
+        cells += [Cell(args.out, o, transform, s, k, with_data) for o in objectives for s in seeds]
     for k, prepared in enumerate(pairs):  # every pair first: a clash of two pairs is the first problem
         for t in tasks:
             data = getattr(args, t)[k]
+            if data is None:
+                continue
             if not data.is_dir():
                 raise SystemExit(f"error: --{t} {data}: directory not found")
             try:
@@ -758,17 +906,18 @@ def main(argv=None) -> int:
         if not cells:
             raise SystemExit(f"error: --only-cell {args.only_cell}: no such cell in this grid")
     args.recipe = pretraining_recipe(args)
-    wanted = {c.dir: cell_settings(args, c, fingerprints, tasks) for c in cells}
+    wanted = {c.dir: cell_settings(args, c, fingerprints) for c in cells}
     check_out(args.out, cells, wanted)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "compare.json", json.dumps({"format": FORMAT}) + "\n")
-    if not args.only_cell and args.slurm and not run_on_slurm(args, argv, cells, tasks):
+    if not args.only_cell and args.slurm and not run_on_slurm(args, argv, cells):
         return 0
 
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    progress = Progress(len(cells))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [(c, pool.submit(run_cell, args, c, tasks, wanted[c.dir], env)) for c in cells]
+        futures = [(c, pool.submit(progress.track, c, run_cell, args, c, wanted[c.dir], env)) for c in cells]
     rows, failures = [], []
     for cell, future in futures:
         try:
