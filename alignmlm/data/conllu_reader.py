@@ -57,3 +57,35 @@ def tagged_words(path: Path, column: str = "upos") -> list:
         words = [t for t in sentence if isinstance(t["id"], int)]
         sentences.append(([t["form"] for t in words], [t[column] or "_" for t in words]))
     return sentences
+
+
+def corpus_sentences(path: Path, flag: str = "--corpus", trees: bool = False):
+    """A CoNLL-U file as a pretraining corpus: (texts, trees). Each sentence's text is its
+    words' FORMs joined by single spaces (multi-word ranges and empty nodes skipped), so the
+    corpus is tokenized as the treebank (and task data made from it) is. With TREES, `trees`
+    holds (block index, TokenList, heads, upos, relations) per sentence, checked as Syn needs
+    them (a HEAD that is '_' or names no word: InputError naming file and line); else None.
+    A FORM holding whitespace would split one word into two: refused, naming file and line."""
+    from alignmlm.data_prep.syn_order import tree_arrays, word_line
+
+    texts: list[str] = []
+    arrays: list | None = [] if trees else None
+    for index, sentence in enumerate(parse_conllu(path)):
+        words = [t for t in sentence if isinstance(t["id"], int)]
+        if not words:  # a comment block alone is not a sentence
+            continue
+        forms = [t["form"] or "" for t in words]
+        for token, form in zip(words, forms):
+            if not form or len(form.split()) != 1 or form != form.strip():
+                raise InputError(
+                    f"{word_line(path, index, token['id'])}: {flag}: word {token['id']} has FORM "
+                    f"{form!r}: as a pretraining corpus every FORM must be one word without "
+                    "whitespace (it is one unit of the word-order transforms); fix the FORM column"
+                )
+        texts.append(" ".join(forms))
+        if arrays is not None:
+            _, heads, upos, rels = tree_arrays(sentence, index, path)
+            arrays.append((index, sentence, heads, upos, rels))
+    if not texts:
+        raise InputError(f"{flag} {path}: CoNLL-U corpus has no sentences (no word lines)")
+    return texts, arrays

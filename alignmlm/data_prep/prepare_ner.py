@@ -72,7 +72,7 @@ def derive_sentence(words: list, tags: list, derive: WordSentenceTransform) -> t
 
 
 def write(args, out: Path) -> None:
-    derive = WordSentenceTransform(parse_transforms(args.transform), args.seed)
+    derive = WordSentenceTransform(parse_transforms(args.transform), args.seed, split_sentences=False)
     read = {}
     for split in SPLITS:  # every split is checked before any is written
         source = getattr(args, split)

@@ -1,9 +1,19 @@
-"""Raw text -> binarized fairseq data for a language pair, in one command.
+"""Raw text or CoNLL-U -> binarized fairseq data for a language pair, in one command.
 
 Synthetic pair (English and a language derived from it, docs/design.md §2):
 
     alignmlm prepare-pair --corpus data/en_ewt/pretrain.txt \\
         --transform trans+inv --out runs/data/en_trans_inv
+    alignmlm prepare-pair --corpus data/en_ewt/pretrain.conllu --transform trans+syn \\
+        --syn-treebank data/tr_boun/train.conllu [--syn-heads nouns,verbs] --out runs/data/en_trans_syn
+
+Corpora: plain text, one line per row (a line may hold several sentences: inv and perm reverse
+or permute each sentence of it separately, a sentence ending at every word that ends in '.', '!'
+or '?', which is detached as its own word; so "Dr." ends one too), or CoNLL-U (a `.conllu` file,
+or --corpus-format conllu): each sentence's FORMs joined by single spaces, so pretraining text is
+tokenized exactly as CoNLL-U task data (prepare-pos) is; a CoNLL-U sentence is one sentence,
+never split. Syn needs the trees of a CoNLL-U corpus (HEAD, DEPREL, UPOS); plain text has none:
+parse it into CoNLL-U first with Stanza or UDPipe (offline models you download).
 
 Natural pair (two corpora and a MUSE dictionary `word translation` per line):
 
@@ -44,6 +54,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
+from alignmlm.data.conllu_reader import corpus_sentences
 from alignmlm.errors import reported
 
 from ..errors import InputError
@@ -61,11 +72,14 @@ from .dictionary import (
     write_fairseq_dictionary,
 )
 from .sentencepiece_model import train_sentencepiece, vocabulary
+from .syn_order import SynOrder, parse_heads
+from .transform_conllu import add_syn_arguments
 from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn, split_final_punctuation
 
 logger = logging.getLogger("prepare_pair")
 LOCK = ".prepare.lock"  # the lock file of earlier versions (now the lock is on OUT itself)
-ROLES = ("corpus", "corpus2", "dictionary")  # pair.json's settings record inputs by role
+ROLES = ("corpus", "corpus2", "dictionary", "syn_treebank")  # pair.json's settings record inputs by role
+CORPUS_FORMATS = ("auto", "text", "conllu")
 # language names the layout of OUT gives a meaning: LANG is a directory of bin/ beside these
 RESERVED_LANGUAGES = {
     PARALLEL_SUBDIR: f"bin/{PARALLEL_SUBDIR} holds the sentence-aligned streams (TLM), so the "
@@ -76,7 +90,19 @@ RESERVED_LANGUAGES = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        "--corpus", type=Path, required=True, help="plain text of language 1, one sentence per line (UTF-8)"
+        "--corpus",
+        type=Path,
+        required=True,
+        help="corpus of language 1: plain UTF-8 text, one or more sentences per line, or CoNLL-U "
+        "(see --corpus-format)",
+    )
+    p.add_argument(
+        "--corpus-format",
+        choices=CORPUS_FORMATS,
+        default="auto",
+        help="how --corpus and --corpus2 are read: conllu (FORMs joined by spaces, one sentence per "
+        "sentence; trees for syn), text (a line per row), or auto (default): conllu for a file "
+        "named *.conllu, text otherwise",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--lang1", default="en", help="name of language 1 (default: en)")
@@ -84,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--transform",
         help="synthetic pair: transforms deriving language 2, joined "
         "by '+' from trans (script change), inv (inverted word order), perm "
-        "(fixed random word order); e.g. trans+inv",
+        "(fixed random word order), syn (word order of --syn-treebank's language; needs a CoNLL-U "
+        "--corpus with trees: parse plain text with Stanza or UDPipe first); e.g. trans+inv",
     )
+    add_syn_arguments(p)
     p.add_argument("--corpus2", type=Path, help="natural pair: plain text of language 2")
     p.add_argument(
         "--dictionary", type=Path, help="natural pair: MUSE bilingual dictionary, `word translation` per line"
@@ -171,10 +199,21 @@ def check_args(args: argparse.Namespace) -> str:
             f"on), got {args.dict_train_fraction}"
         )
     parse_band(args.heldout_band)
+    parse_heads(args.syn_heads)
     if args.transform is not None:
         transforms = parse_transforms(args.transform)
-        refuse_syn(transforms, "the --corpus plain text")
+        if corpus_format(args.corpus, args.corpus_format) == "text":
+            refuse_syn(transforms, "the --corpus plain text")
+        if "syn" in transforms and args.syn_treebank is None:
+            raise InputError(
+                f"--transform {args.transform!r} has syn: give --syn-treebank, a UD treebank (CoNLL-U) "
+                "of the target language whose word order syn copies"
+            )
         args.lang2 = args.lang2 or "_".join((args.lang1,) + transforms)
+    if args.syn_treebank is not None and (
+        args.transform is None or "syn" not in parse_transforms(args.transform)
+    ):
+        raise InputError(f"--syn-treebank {args.syn_treebank} is given but --transform has no syn")
     for flag, name in (("--lang1", args.lang1), ("--lang2", args.lang2)):
         if not name.replace("_", "").isalnum():
             raise InputError(f"{flag} {name!r}: use letters, digits and '_' only")
@@ -197,14 +236,23 @@ def input_paths(args: argparse.Namespace, kind: str) -> dict[str, Path]:
     roles = {"corpus": args.corpus}
     if kind == "natural":
         roles.update(corpus2=args.corpus2, dictionary=args.dictionary)
+    if args.syn_treebank is not None:
+        roles["syn_treebank"] = args.syn_treebank
     return roles
+
+
+def corpus_format(path: Path, flag_value: str) -> str:
+    """'conllu' or 'text': --corpus-format, or under auto the file name's suffix."""
+    if flag_value != "auto":
+        return flag_value
+    return "conllu" if path.suffix.lower() == ".conllu" else "text"
 
 
 def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> dict:
     """Everything that determines the output; compared before anything is overwritten. Inputs
     are recorded by role and content hash, not by path: the same file by another path (relative,
     absolute, a symlink) is the same preparation."""
-    return {
+    wanted = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "lang1": args.lang1,
@@ -215,8 +263,19 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
         "dict_train_fraction": args.dict_train_fraction,
         "heldout_band": args.heldout_band,
         "seed": args.seed,
-        "inputs": {role: input_fingerprint(path, f"--{role}") for role, path in inputs.items()},
+        "inputs": {
+            role: input_fingerprint(path, f"--{role.replace('_', '-')}") for role, path in inputs.items()
+        },
+        # how each corpus was read ('text': lines split into sentences at final . ! ?)
+        "corpus_format": {
+            role: corpus_format(path, args.corpus_format)
+            for role, path in inputs.items()
+            if role.startswith("corpus")
+        },
     }
+    if "syn_treebank" in inputs:
+        wanted["syn_heads"] = ",".join(parse_heads(args.syn_heads))
+    return wanted
 
 
 # Everything a preparation writes into OUT: --overwrite replaces these and nothing else (the
@@ -280,7 +339,9 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
     detail = ", ".join(differ)
     if differ == ["inputs"]:
         detail = "the contents of " + ", ".join(
-            f"--{role}" for role in ROLES if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
+            f"--{role.replace('_', '-')}"
+            for role in ROLES
+            if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
         )
     raise InputError(
         f"--out {out} was made with other settings ({detail} differ); choose another "
@@ -322,10 +383,62 @@ def encode(sp, sentences: list[str], desc: str, chunk: int = 10_000) -> list[lis
     return ids
 
 
+def read_corpus(path: Path, flag: str, fmt: str, trees: bool = False, detach: bool = True):
+    """(sentences, trees) of a corpus: plain text lines (with DETACH, final punctuation detached
+    for the word-order transforms), or a CoNLL-U file's sentences (FORMs joined by spaces) and,
+    with TREES, their checked trees."""
+    if corpus_format(path, fmt) == "conllu":
+        return corpus_sentences(path, flag, trees)
+    lines = read_sentences(path, flag)
+    return ([split_final_punctuation(s) for s in lines] if detach else lines), None
+
+
+def word_units(sp, derive: PieceSentenceTransform, sentences, encoded, stats: dict) -> list:
+    """The piece ids of each word of CoNLL-U sentences. With sentencepiece's whitespace splitting
+    a sentence encodes as its words' encodings one after another, each starting at a '▁' piece,
+    so the '▁' groups are the words. Where they are not (a FORM that normalization splits or
+    removes, e.g. one holding a no-break space), the words are encoded one by one and the
+    sentence's ids replaced by those (so both languages keep the same pieces)."""
+    units = []
+    fallback = 0
+    for k, (sentence, ids) in enumerate(zip(sentences, encoded)):
+        groups = derive.units(ids) if ids else []
+        words = sentence.split(" ")
+        if len(groups) != len(words):
+            groups = sp.encode(words)
+            encoded[k] = [i for g in groups for i in g]
+            fallback += 1
+        units.append(groups)
+    stats["sentences_encoded_word_by_word"] = fallback
+    if fallback:
+        logger.info("%d sentences encoded word by word (their '▁' pieces were not one per word)", fallback)
+    return units
+
+
+def syn_orders(args, trees: list, stats: dict) -> list:
+    """The syn word order of every corpus sentence (a cycle: InputError naming file and line)."""
+    t = time.perf_counter()
+    syn = SynOrder.from_treebank(args.syn_treebank, parse_heads(args.syn_heads))
+    stats["seconds"]["syn_learn"] = time.perf_counter() - t
+    t = time.perf_counter()
+    orders = []
+    for index, sentence, heads, upos, rels in trees:
+        order = syn.order(heads, upos, rels)
+        if order is None:  # a cycle: sentence_order names the file, line and words
+            syn.sentence_order(sentence, index, args.corpus)
+        orders.append(order)
+    stats["seconds"]["syn_order"] = time.perf_counter() - t
+    return orders
+
+
 def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     transforms = parse_transforms(args.transform)
     trans = "trans" in transforms
-    sentences = [split_final_punctuation(s) for s in read_sentences(args.corpus)]
+    conllu = corpus_format(args.corpus, args.corpus_format) == "conllu"
+    t = time.perf_counter()
+    sentences, trees = read_corpus(args.corpus, "--corpus", args.corpus_format, trees="syn" in transforms)
+    stats["seconds"]["read"] = time.perf_counter() - t
+    orders = syn_orders(args, trees, stats) if trees is not None else None
     mask = valid_mask(len(sentences), args.valid_size, args.seed, f"--corpus {args.corpus} ({args.lang1})")
     logger.info("%s: %d sentences (%d for validation)", args.corpus, len(sentences), mask.sum())
 
@@ -341,11 +454,17 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     encoded = encode(sp, sentences, "encode")
     stats["seconds"]["encode"] = time.perf_counter() - t
     t = time.perf_counter()
-    derive = PieceSentenceTransform(pieces, transforms, seed=args.seed)
+    # a CoNLL-U sentence is one sentence (as in task data); a text line may hold several
+    derive = PieceSentenceTransform(
+        pieces, transforms, seed=args.seed, split_sentences=not conllu, trees=orders is not None
+    )
+    units = word_units(sp, derive, sentences, encoded, stats) if conllu else [None] * len(encoded)
     lang1_text = [" ".join([pieces[i] for i in ids]) for ids in encoded]
     lang2_text = [
-        derive.derive_text(ids)
-        for ids in tqdm(encoded, desc=f"derive {args.lang2}", disable=len(encoded) < 50_000, file=sys.stderr)
+        derive.derive_text(ids, None if orders is None else orders[k], units[k])
+        for k, ids in enumerate(
+            tqdm(encoded, desc=f"derive {args.lang2}", disable=len(encoded) < 50_000, file=sys.stderr)
+        )
     ]
     stats["seconds"]["transform"] = time.perf_counter() - t
     stats["sentences"] = split_write(out, args.lang1, lang1_text, mask)
@@ -366,7 +485,11 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
 
 
 def prepare_natural(args, out: Path, stats: dict) -> dict:
-    corpora = {args.lang1: read_sentences(args.corpus), args.lang2: read_sentences(args.corpus2, "--corpus2")}
+    corpora = {
+        # no word-order transform here: text is read as it is
+        args.lang1: read_corpus(args.corpus, "--corpus", args.corpus_format, detach=False)[0],
+        args.lang2: read_corpus(args.corpus2, "--corpus2", args.corpus_format, detach=False)[0],
+    }
     where = {
         args.lang1: f"--corpus {args.corpus} ({args.lang1})",
         args.lang2: f"--corpus2 {args.corpus2} ({args.lang2})",
@@ -476,7 +599,7 @@ def prepare(args: argparse.Namespace) -> Path:
     kind = check_args(args)
     inputs = input_paths(args, kind)
     for role, path in inputs.items():
-        check_input_file(path, f"--{role}")
+        check_input_file(path, f"--{role.replace('_', '-')}")
     out = args.out
     check_inputs_outside(out, list(inputs.values()))
     make_output_dir(out, "--out")

@@ -93,7 +93,7 @@ def write_transformed(
     names = parse_transforms(spec)
     if ("syn" in names) != (syn is not None):
         raise InputError(f"--transform {spec!r}: syn needs --syn-treebank, and --syn-treebank needs syn")
-    derive = WordSentenceTransform(names, seed, trees=True)
+    derive = WordSentenceTransform(names, seed, trees=True, split_sentences=False)  # one sentence each
     tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "w", encoding="utf-8") as f:

@@ -9,8 +9,16 @@ of the units, so the same order can be applied to the words and to their labels:
         ". ! ?" kept in place like inv: the same rule applies to every sentence of that length,
         in the corpus and in downstream data alike
 
+A line of plain text (a pretraining corpus line, an NLI premise) may hold several sentences: it
+is split after every unit made only of ". ! ?" (`split_final_punctuation` detaches them from the
+word before), and inv / perm apply to each sentence separately, each keeping its final
+punctuation in place (`line_order`). So "A b c. D e!" -> "c b A . e D !". An abbreviation such as
+"Dr." ends a sentence too (a known limit). A CoNLL-U sentence (POS, NER, a CoNLL-U corpus) is
+one sentence: it is never split.
+
 `syn` (syn_order.py) reorders dependency trees: only CoNLL-U input with trees has it
-(transform-conllu, prepare-pos); other commands refuse it (`refuse_syn`).
+(transform-conllu, prepare-pos, prepare-pair with a CoNLL-U corpus); plain text refuses it
+(`refuse_syn`).
 
 `trans` (script change) is not an order: every piece gets a twin with a disjoint surface form
 (`twin_piece`), and in the joint dictionary the twin of id i is i + V (see dictionary.py).
@@ -105,10 +113,32 @@ def compose_order(n_units: int, keep_last: bool, order_fns: Sequence[OrderFn]) -
     return order
 
 
-def reorder_words(words: Sequence[str], labels: Sequence | None, order_fns: Sequence[OrderFn]):
-    """Apply word-order transforms to a tokenised sentence; labels (if any) move with words."""
-    keep_last = bool(words) and is_final_punctuation(words[-1])
-    order = compose_order(len(words), keep_last, order_fns)
+def line_order(final: Sequence[bool], order_fns: Sequence[OrderFn], split_sentences: bool) -> list[int]:
+    """The new order of a line's units; FINAL[k] says unit k is final punctuation (". ! ?" only).
+    With SPLIT_SENTENCES every final unit ends a sentence and each sentence is reordered on its
+    own, its final punctuation kept last; without, the line is one sentence."""
+    n = len(final)
+    if not split_sentences or n == 0:
+        return compose_order(n, n > 0 and final[-1], order_fns)
+    order: list[int] = []
+    start = 0
+    for end in range(n):
+        if final[end] or end == n - 1:
+            length = end + 1 - start
+            order.extend(start + k for k in compose_order(length, final[end], order_fns))
+            start = end + 1
+    return order
+
+
+def reorder_words(
+    words: Sequence[str],
+    labels: Sequence | None,
+    order_fns: Sequence[OrderFn],
+    split_sentences: bool = False,
+):
+    """Apply word-order transforms to a tokenised sentence (a line of sentences with
+    SPLIT_SENTENCES); labels (if any) move with words."""
+    order = line_order([is_final_punctuation(w) for w in words], order_fns, split_sentences)
     new_words = [words[i] for i in order]
     return new_words, (None if labels is None else [labels[i] for i in order])
 
@@ -116,42 +146,70 @@ def reorder_words(words: Sequence[str], labels: Sequence | None, order_fns: Sequ
 class WordSentenceTransform:
     """Derive a sentence of task data (CoNLL-U, NLI) from its words: the word-order transforms,
     then the twin mark on every word under `trans` (`§word`, whose pieces the fine-tuning
-    tokenizer maps to twins). Labels (if any) move with their words."""
+    tokenizer maps to twins). Labels (if any) move with their words. SPLIT_SENTENCES: the words
+    are a line of plain text, split into sentences as prepare-pair splits corpus lines (NLI);
+    False for one sentence (CoNLL-U, NER)."""
 
-    def __init__(self, transforms: Sequence[str], seed: int, trees: bool = False):
+    def __init__(
+        self, transforms: Sequence[str], seed: int, trees: bool = False, split_sentences: bool = True
+    ):
         if not trees:  # with trees (transform_conllu), syn is applied before this
             refuse_syn(transforms, "this input")
         self.order_fns = word_order_functions(transforms, seed)
         self.mark = TWIN_MARK if "trans" in transforms else ""
+        self.split_sentences = split_sentences
 
     def __call__(self, words: Sequence[str], labels: Sequence | None = None):
-        new_words, new_labels = reorder_words(words, labels, self.order_fns)
+        new_words, new_labels = reorder_words(words, labels, self.order_fns, self.split_sentences)
         return [self.mark + w for w in new_words], new_labels
 
 
 def split_final_punctuation(line: str) -> str:
-    """Collapse whitespace and detach a sentence-final '.', '!' or '?' run into its own word
-    ("the border." -> "the border ."), so word-order transforms can keep it in place."""
-    words = line.split()
-    if words:
-        last = words[-1]
-        stem = last.rstrip("".join(FINAL_PUNCTUATION))
-        if stem and stem != last:
-            words[-1:] = [stem, last[len(stem) :]]
-    return " ".join(words)
+    """Collapse whitespace and detach the '.', '!' or '?' run that ends any word into its own word
+    ("the border. Then" -> "the border . Then"): each such run ends a sentence, which the
+    word-order transforms keep in place (line_order). "3.5" and "U.S" are left alone; "Dr." and
+    "U.S." are split like a sentence end."""
+    out = []
+    for word in line.split():
+        stem = word.rstrip(_FINAL_CHARS)
+        if stem and stem != word:
+            out += [stem, word[len(stem) :]]
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+_FINAL_CHARS = "".join(sorted(FINAL_PUNCTUATION))
 
 
 class PieceSentenceTransform:
     """Derive a sentence of the synthetic language from the piece ids of the original.
 
     Built once per vocabulary: the per-piece tables make the per-sentence work a couple of
-    list operations (the benchmark's 'transform step').
+    list operations (the benchmark's 'transform step'). SPLIT_SENTENCES: a line is split into
+    sentences at final-punctuation units (plain text); False for a CoNLL-U corpus, whose
+    sentences are one sentence each, as in task data. TREES: the caller gives each sentence's
+    syn word order (derive_ids' word_order), so syn is allowed.
     """
 
-    def __init__(self, pieces: Sequence[str], transforms: Sequence[str], seed: int, unk_id: int = 0):
-        refuse_syn(transforms)
+    def __init__(
+        self,
+        pieces: Sequence[str],
+        transforms: Sequence[str],
+        seed: int,
+        unk_id: int = 0,
+        split_sentences: bool = True,
+        trees: bool = False,
+    ):
+        if not trees:
+            refuse_syn(transforms)
         self.pieces = list(pieces)
         self.word_start = [p.startswith("▁") for p in self.pieces]
+        # 0: has a character other than '▁ . ! ?'; 1: bare '▁'; 2: '. ! ?' (with '▁' or not)
+        self.punct_kind = [
+            2 if is_final_punctuation(p) else 1 if not p.replace("▁", "") else 0 for p in self.pieces
+        ]
+        self.split_sentences = split_sentences
         self.order_fns = word_order_functions(transforms, seed)
         use_trans = "trans" in transforms
         self.out_pieces = [
@@ -164,17 +222,39 @@ class PieceSentenceTransform:
         bounds = starts + [len(ids)]
         return [list(ids[bounds[u] : bounds[u + 1]]) for u in range(len(starts))]
 
-    def derive_ids(self, ids: Sequence[int]) -> list[int]:
-        """Word-order transforms on the piece ids (trans does not change ids here)."""
-        if not self.order_fns or not ids:
+    def is_final(self, unit: Sequence[int]) -> bool:
+        """The unit's text is made only of ". ! ?" (is_final_punctuation of its pieces joined)."""
+        kinds = [self.punct_kind[i] for i in unit]
+        return 2 in kinds and 0 not in kinds
+
+    def derive_ids(
+        self,
+        ids: Sequence[int],
+        word_order: Sequence[int] | None = None,
+        units: list[list[int]] | None = None,
+    ) -> list[int]:
+        """Word-order transforms on the piece ids (trans does not change ids here). WORD_ORDER
+        (syn): the new order of the sentence's words, applied to its units first; UNITS: the
+        pieces of each word, when they are not the '▁'-started groups of IDS (see units)."""
+        if word_order is None and (not self.order_fns or not ids):
             return list(ids)
-        units = self.units(ids)
-        keep_last = is_final_punctuation("".join([self.pieces[i] for i in units[-1]]))
+        if units is None:
+            units = self.units(ids) if ids else []
+        if word_order is not None:
+            units = [units[i] for i in word_order]
+        if not self.order_fns:
+            return [i for unit in units for i in unit]
+        final = [self.is_final(unit) for unit in units]
         out: list[int] = []
-        for u in compose_order(len(units), keep_last, self.order_fns):
+        for u in line_order(final, self.order_fns, self.split_sentences):
             out.extend(units[u])
         return out
 
-    def derive_text(self, ids: Sequence[int]) -> str:
+    def derive_text(
+        self,
+        ids: Sequence[int],
+        word_order: Sequence[int] | None = None,
+        units: list[list[int]] | None = None,
+    ) -> str:
         """Space-separated pieces of the derived sentence, as fairseq-preprocess reads them."""
-        return " ".join([self.out_pieces[i] for i in self.derive_ids(ids)])
+        return " ".join([self.out_pieces[i] for i in self.derive_ids(ids, word_order, units)])
