@@ -2,15 +2,24 @@
 zero-shot transfer, and report means, spreads and the correlation the paper reports.
 
     alignmlm compare --pair runs/data/en_trans_inv --pos runs/pos/en_trans_inv \\
-        [--nli runs/nli/en_trans_inv] --objectives mlm,align_mlm --seeds 1,2,3 --jobs 2 \\
-        --out runs/compare
+        [--ner runs/ner/en_trans_inv] [--nli runs/nli/en_trans_inv] \\
+        --objectives mlm,align_mlm --seeds 1,2,3 --jobs 2 --out runs/compare
+
+The paper's grid: one --pair per derived language and, in the same order, one directory per
+task for each pair ('-' where a pair has none: NER and NLI text have no trees for syn):
+
+    alignmlm compare --pair D/trans --pair D/trans_inv --pair D/trans_syn \\
+        --pos P/trans --pos P/trans_inv --pos P/trans_syn --ner N/trans --ner N/trans_inv --ner - \\
+        --nli X/trans --nli X/trans_inv --nli - --seeds 1,2 --out runs/grid
 
 A cell is one objective x pair x seed, in OUT/OBJECTIVE__TRANSFORM__seedS/:
-  1. pretrain with alignmlm train (same size, batch, schedule for all; --seed S);
+  1. pretrain with alignmlm train (same size, batch, schedule for all; --seed S; --size, --run,
+     --precision and the recipe flags below reach every cell);
   2. alignment: alignmlm evaluate-alignment (held-out P@1 by NN and CSLS, the paper's
      protocol, ...) -> alignment.json;
-  3. POS (and NLI with --nli): alignmlm finetune's recipe from the checkpoint, fine-tuning
-     seed S: B_Z, B_S and delta = B_Z - B_S on the derived test set -> pos.json / nli.json.
+  3. POS, NER, NLI (those given for the pair): alignmlm finetune's recipe from the checkpoint,
+     fine-tuning seed S: B_Z, B_S and delta = B_Z - B_S (POS and NLI: accuracy; NER: entity
+     span F1, as the paper) -> pos.json / ner.json / nli.json.
 Each cell records in cell.json the settings and data fingerprints that produce it. A finished
 step is reused only when those are the same: a rerun with other settings (updates, model,
 learning rate, recipe, data) stops before doing anything and names what differs -- use another
@@ -23,7 +32,10 @@ of the old checkpoint are recomputed, not reused. Objective names, the pairs and
 Then OUT/results.csv (one row per cell and seed), OUT/results.md (mean +- std (n) per objective
 x transform; per task Spearman rho and Pearson r between alignment and delta, over the cells'
 means, with bootstrap 95 % intervals over cells and seeds; positive = better-aligned models have
-smaller transfer gaps, as in the paper) and OUT/alignment_vs_transfer.png.
+smaller transfer gaps, as in the paper; for a grid, the table in the paper's shape with the
+paper's own figures beside each cell, and where the objectives' order by delta agrees with the
+paper's) and OUT/alignment_vs_transfer.png. A line per finished cell says how many are done and
+about how long the rest will take.
 
 --jobs N runs N cells side by side (each with 1/N of the CPU threads). With --slurm each
 unfinished cell becomes one SLURM job (this command with --only-cell); run the command again
