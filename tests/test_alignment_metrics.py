@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import BUNDLED_CORPUS, checkpoint_state, prepare_pair, run, train, upper_case_corpora
 
+from alignmlm import paper_results
 from alignmlm.correlation import correlate
 from alignmlm.pair import PreparedPair
 from alignmlm.retrieval import precision_at_k, retrieve
@@ -72,18 +73,28 @@ def test_precision_at_k_counts_any_gold_translation():
         precision_at_k(retrieved, gold, ks=(1, 5))
 
 
-PAPER_P1 = [90.0, 0.3, 57.3, 97.7, 85.6, 98.6, 95.7, 64.2, 93.7, 98.4, 95.2, 98.2]
-PAPER_DELTA = {  # B_Z - B_S per cell, MLM/XLM/DICT-MLM/ALIGN-MLM x Trans/Trans+Inv/Trans+Syn
-    "XNLI": [-1.5, -17.2, -4.5, 0.2, -8.2, -1.9, -1.1, -9.2, -2.2, 0.5, -6.7, -3.6],
-    "NER": [-2.6, -43.3, -19.0, -1.1, -19.4, -11.9, -1.1, -19.3, -13.8, -0.8, -15.5, -13.1],
-    "POS": [-0.4, -38.5, -2.0, -0.2, -33.2, -0.9, -0.3, -19.0, -1.0, -0.1, -3.0, -0.8],
+# the paper's 12 cells (MLM/XLM/DICT-MLM/ALIGN-MLM x Trans/Trans+Inv/Trans+Syn), as printed
+PAPER_P1 = [paper_results.ALIGNMENT_P1[cell] for cell in paper_results.cells()]
+PAPER_DELTA = {
+    name: [paper_results.scores(*cell, task)[2] for cell in paper_results.cells()]
+    for name, task in (("XNLI", "nli"), ("NER", "ner"), ("POS", "pos"))
 }
+
+
+def test_the_papers_table_is_the_one_in_the_design_notes():
+    assert PAPER_P1 == [90.0, 0.3, 57.3, 97.7, 85.6, 98.6, 95.7, 64.2, 93.7, 98.4, 95.2, 98.2]
+    assert PAPER_DELTA["POS"] == [-0.4, -38.5, -2.0, -0.2, -33.2, -0.9, -0.3, -19.0, -1.0, -0.1, -3.0, -0.8]
+    assert PAPER_DELTA["NER"][:3] == [-2.6, -43.3, -19.0] and PAPER_DELTA["XNLI"][9] == 0.5
+    for cell in paper_results.cells():  # delta is B_Z - B_S of the unrounded scores
+        for task in paper_results.TASKS:
+            b_s, b_z, delta = paper_results.scores(*cell, task)
+            assert abs((b_z - b_s) - delta) <= 0.11
 
 
 @pytest.mark.parametrize("task, rho", [("XNLI", 0.727), ("NER", 0.781), ("POS", 0.734)])
 def test_the_papers_cells_give_the_papers_correlations(task, rho):
     result = correlate([[(p, d)] for p, d in zip(PAPER_P1, PAPER_DELTA[task])], "spearman")
-    assert round(result.value, 3) == rho
+    assert round(result.value, 3) == rho == paper_results.CORRELATION[{"XNLI": "nli"}.get(task, task.lower())]
     assert result.low < result.value < result.high and result.cells == 12 and result.seeds == 12
     from scipy.stats import pearsonr
 
