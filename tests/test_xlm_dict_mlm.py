@@ -9,45 +9,21 @@ import numpy as np
 import pytest
 import torch
 from conftest import run, setup_task, train, training_config
-from fairseq.data import Dictionary, data_utils
 
 from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
-from alignmlm.data.token_features import ParallelPairDataset
+from alignmlm.data.tlm_packing import PackedPairDataset
 from alignmlm.fairseq_log import read_records
 
 # ---------------------------------------------------------------- data: TLM
 
 
-@pytest.mark.slow
-def test_tlm_sample_halves_positions_and_languages(tiny_pair):
-    d = Dictionary.load(str(tiny_pair / "bin" / "dict.txt"))
-    src = data_utils.load_indexed_dataset(str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en"), d)
-    tgt = data_utils.load_indexed_dataset(
-        str(tiny_pair / "bin" / "para" / "train.en-en_trans_inv.en_trans_inv"), d
-    )
-    chosen = np.array([3, 10, 42])
-    views = {
-        f: ParallelPairDataset(src, tgt, chosen, d.bos(), langs=(0, 1), field=f)
-        for f in ParallelPairDataset.FIELDS
-    }
-    V = (len(d) - d.nspecial) // 2
-    for k, pair in enumerate(chosen):
-        tokens, langs, positions = (views[f][k] for f in ParallelPairDataset.FIELDS)
-        n1 = len(src[pair]) + 1
-        assert tokens[0] == d.bos() and torch.equal(tokens[1:n1], src[pair].long())
-        assert torch.equal(tokens[n1:], tgt[pair].long())
-        assert tokens[n1 - 1] == d.eos() and tokens[-1] == d.eos()
-        # the halves are translations: the same pieces, the second in its twin script
-        assert sorted((tokens[n1:-1] - V).tolist()) == sorted(tokens[1 : n1 - 1].tolist())
-        assert langs.tolist() == [0] * n1 + [1] * (len(tokens) - n1)
-        assert positions.tolist() == list(range(n1)) + list(range(len(tokens) - n1))
-        assert views["tokens"].sizes[k] == len(tokens)
+# packed TLM samples: tests/test_tlm_packing.py
 
 
 def test_parallel_files_of_different_lengths_are_an_error():
     source = _Listed([[5, 6, 2]] * 7)
     with pytest.raises(ValueError, match="parallel data differ in length: 7 != 3"):
-        ParallelPairDataset(source, _Listed([[5, 2]] * 3), np.arange(3), bos=0)
+        PackedPairDataset(source, _Listed([[5, 2]] * 3), [np.arange(3)], bos=0)
 
 
 @pytest.mark.slow
@@ -56,11 +32,15 @@ def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair, caplog):
     task = setup_task("xlm", tiny_pair)
     task.load_dataset("train")
     dataset = task.datasets["train"]
-    # the TLM samples the task reports: a quarter of the 1,400 pairs, those that fit in 64 tokens
-    chosen, pairs, too_long = map(
-        int, re.search(r"TLM train: (\d+) of (\d+) sentence pairs \((\d+) longer", caplog.text).groups()
+    # the TLM samples the task reports: a quarter of the 1,400 pairs, those whose halves fit in
+    # 32 tokens each, packed several to a sample
+    chosen, pairs, samples, too_long = map(
+        int,
+        re.search(
+            r"TLM train: (\d+) of (\d+) sentence pairs in (\d+) samples .*\((\d+) left out", caplog.text
+        ).groups(),
     )
-    assert pairs == 1400 and chosen + too_long == 350 and chosen > 100
+    assert pairs == 1400 and chosen + too_long == 350 and chosen > 100 and samples < chosen
     masked = total = tlm = 0
     for i in range(len(dataset)):
         item = dataset[i]  # flattened keys: 'net_input.src_tokens', ...
@@ -68,7 +48,7 @@ def test_xlm_task_masks_15_percent_and_adds_language_inputs(tiny_pair, caplog):
         total += len(item["target"])
         tlm += int(item["net_input.src_lang_ids"].unique().numel() == 2)
     assert masked / total == pytest.approx(0.15, abs=0.01)
-    assert tlm == chosen  # every reported TLM pair is a sample with both languages, nothing else is
+    assert tlm == samples  # every reported TLM sample has both languages, nothing else has
     batch = dataset.collater([dataset[i] for i in range(8)])
     net = batch["net_input"]
     assert net["src_lang_ids"].shape == net["src_tokens"].shape == net["src_positions"].shape

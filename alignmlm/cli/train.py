@@ -223,6 +223,7 @@ def run_identity(args: argparse.Namespace, cfg) -> dict:
     """What SAVE_DIR's run is: the objective (task, criterion), the model and the data, with the
     prepared pair's fingerprint (a pair prepared again with other settings is other data)."""
     from alignmlm.models.architectures import language_embedding_arch
+    from alignmlm.tasks.language_embeddings import has_language_embeddings
 
     data = Path(cfg.task.data).resolve()
     pair = PreparedPair.of_data(data)
@@ -235,8 +236,9 @@ def run_identity(args: argparse.Namespace, cfg) -> dict:
         "objective": args.objective,
         "task": cfg.task._name,
         "criterion": cfg.criterion._name,
-        # XLM trains the language-embedding twin of the asked model (the checkpoint records it)
-        "arch": language_embedding_arch(arch) if cfg.task._name == "xlm" else arch,
+        # XLM and DICT-MLM train the language-embedding twin of the asked model (the checkpoint
+        # records it)
+        "arch": language_embedding_arch(arch) if has_language_embeddings(cfg.task._name) else arch,
         "data": str(data),
         "pair_fingerprint": fingerprint,
     }

@@ -5,6 +5,10 @@
     and the model must still predict the original token;
 --dict-mlm-mode target (Chaudhary et al. 2020): with that probability the model must predict
     a translation of the masked token instead of the token.
+As in the authors' model, it has language embeddings (the `roberta_lang` twin of the asked
+architecture, tasks/language_embeddings.py): every token carries its stream's language id, and a
+token shown as its translation the other language's. --dict-mlm-no-entry unchanged reproduces
+the authors' collator's handling of masked tokens without an entry (data/dict_substitution.py).
 The dictionary is the bilingual-dictionary task's (--bilingual-dict, as ALIGN-MLM), read
 in both directions; only single-piece pairs can substitute tokens. Draws are deterministic per
 (seed, epoch, sample), so a resumed run sees the same data.
@@ -16,9 +20,10 @@ from dataclasses import dataclass, field
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
-from ..data.dict_substitution import DictSubstitutionDataset, translation_table
+from ..data.dict_substitution import NO_ENTRY, DictSubstitutionDataset, translation_table
 from ..errors import InputError
 from .bilingual_dictionary import BilingualDictionaryConfig, BilingualDictionaryTask
+from .language_embeddings import LanguageEmbeddingTask
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +41,35 @@ class DictMLMConfig(BilingualDictionaryConfig):
         default=0.5,
         metadata={"help": "probability that a masked token with a dictionary entry is substituted"},
     )
+    dict_mlm_no_entry: ChoiceEnum(list(NO_ENTRY)) = field(
+        default="mask",
+        metadata={
+            "help": "a masked token with no dictionary entry: 'mask', fairseq's 80/10/10 as for "
+            "any masked token; 'unchanged', the ALIGN-MLM authors' collator (for exact "
+            "reproduction, input mode only): shown unchanged when it draws the substitution "
+            "branch (--dict-mlm-prob), at p=0.5 such tokens end 55/40/5 per cent unchanged/<mask>/random"
+        },
+    )
 
 
 @register_task("dict_mlm", dataclass=DictMLMConfig)
-class DictMLMTask(BilingualDictionaryTask):
+class DictMLMTask(LanguageEmbeddingTask, BilingualDictionaryTask):
     """Train it with --criterion masked_lm: no alignment loss."""
 
     cfg: DictMLMConfig
 
     def __init__(self, cfg: DictMLMConfig, dictionary=None):
         super().__init__(cfg, dictionary)
+        if len(self.langs) != 2:  # a substituted token takes "the other" language's id
+            raise InputError(
+                f"dict_mlm trains on a pair of languages; the data has {len(self.langs)} "
+                f"({', '.join(self.langs)}): set --langs L1,L2"
+            )
+        if str(cfg.dict_mlm_no_entry) == "unchanged" and str(cfg.dict_mlm_mode) != "input":
+            raise InputError(
+                "--dict-mlm-no-entry unchanged reproduces the authors' input-mode collator; "
+                "it has no meaning with --dict-mlm-mode target"
+            )
         pairs = self.dictionary_pairs.single_piece_pairs()
         if len(pairs) == 0:
             raise InputError(
@@ -53,13 +77,14 @@ class DictMLMTask(BilingualDictionaryTask):
             )
         self.table, self.counts = translation_table(pairs, len(self.dictionary))
         logger.info(
-            "dict_mlm: mode %s, p=%.2f, %d tokens have a translation",
+            "dict_mlm: mode %s, p=%.2f, no-entry tokens: %s, %d tokens have a translation",
             cfg.dict_mlm_mode,
             cfg.dict_mlm_prob,
+            cfg.dict_mlm_no_entry,
             (self.counts > 0).sum(),
         )
 
-    def transform_masked(self, src, tgt):
+    def transform_masked(self, src, tgt, extra_inputs):
         common = dict(
             table=self.table,
             counts=self.counts,
@@ -67,8 +92,15 @@ class DictMLMTask(BilingualDictionaryTask):
             prob=self.cfg.dict_mlm_prob,
             pad=self.source_dictionary.pad(),
             seed=self.cfg.seed,
+            no_entry=str(self.cfg.dict_mlm_no_entry),
+            lang_ids=extra_inputs["src_lang_ids"],
+            other_lang=[1, 0],
+        )
+        extra_inputs = dict(
+            extra_inputs, src_lang_ids=DictSubstitutionDataset(src, tgt, field="lang_ids", **common)
         )
         return (
             DictSubstitutionDataset(src, tgt, field="source", **common),
             DictSubstitutionDataset(src, tgt, field="target", **common),
+            extra_inputs,
         )

@@ -174,7 +174,7 @@ class MultilingualMLMTask(MaskedLMTask):
             mask_stdev=self.cfg.mask_stdev,
             skip_masking=self.cfg.skip_masking,
         )
-        src, tgt = self.transform_masked(src, tgt)
+        src, tgt, extra_inputs = self.transform_masked(src, tgt, extra_inputs)
         with data_utils.numpy_seed(self.cfg.seed):
             shuffle = np.random.permutation(len(src))
         net_input = {
@@ -199,9 +199,10 @@ class MultilingualMLMTask(MaskedLMTask):
         language concatenated, no extra inputs."""
         return self._load_dataset_split(split, epoch, combine), {}
 
-    def transform_masked(self, src, tgt):
-        """Hook on the masked (source, target) datasets; MLM leaves them as they are."""
-        return src, tgt
+    def transform_masked(self, src, tgt, extra_inputs):
+        """Hook on the masked (source, target) datasets and the per-token inputs, returning all
+        three; MLM leaves them as they are."""
+        return src, tgt, extra_inputs
 
     def _load_dataset_split(self, split, epoch, combine):
         base_split, langs = split_languages(split, self.langs)
