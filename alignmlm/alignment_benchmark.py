@@ -7,8 +7,8 @@ What is scored (MUSE's conventions, docs/evaluation.md, "Alignment metrics"):
   may use; `heldout`: source words none of whose pairs it may use); a word of several pieces is
   the mean of its pieces' input embeddings;
 - candidates are the distinct target-language words of the whole dictionary, embedded on the
-  target side (with the target language's embedding added, for XLM) -- never the query's own
-  language, so that with a joint vocabulary no query can retrieve itself;
+  target side (with the target language's embedding added, for XLM and DICT-MLM) -- never the
+  query's own language, so that with a joint vocabulary no query can retrieve itself;
 - a query is right at k when any of its gold translations is among its k best candidates, by
   cosine (`nn`) or by CSLS with 10 neighbours (`csls`, r_S over all source words);
 - queries one of whose translations is the same string (trivially right with a joint vocabulary

@@ -19,8 +19,8 @@ Prints (and writes to --output) JSON with, in percent (docs/evaluation.md, "Alig
                      the pair's (alignmlm.pair.PreparedPair.fingerprint)
 --output is checked before the evaluation (a directory, a missing parent or a directory that cannot
 be written is refused at once) and written whole or not at all.
-Words of several pieces are the mean of their pieces; XLM's language embeddings are added per
-side. These are the numbers (and, prefixed with `align_`, the names) that validation logs.
+Words of several pieces are the mean of their pieces; language embeddings (XLM, DICT-MLM) are
+added per side. These are the numbers (and, prefixed with `align_`, the names) that validation logs.
 """
 
 import argparse

@@ -56,7 +56,7 @@ def size_name(arch: str, family: str = "roberta") -> str:
 
 
 def language_embedding_arch(arch: str) -> str:
-    """The roberta_lang architecture of `arch`'s size (XLM needs language embeddings)."""
+    """The roberta_lang architecture of `arch`'s size (XLM and DICT-MLM have language embeddings)."""
     size = size_name(arch)
     return "roberta_lang" + (f"_{size}" if size else "")
 

@@ -13,7 +13,7 @@ def input_embedding_matrix(model) -> torch.Tensor:
 
 def language_embeddings(model, lang_index: int) -> torch.Tensor:
     """fp32 copy of the input embeddings as language `lang_index` sees them: with language
-    embeddings (XLM), that language's embedding is added to every row."""
+    embeddings (XLM, DICT-MLM), that language's embedding is added to every row."""
     embeddings = input_embedding_matrix(model).detach().float()
     while not hasattr(model, "encoder") and hasattr(model, "module"):
         model = model.module

@@ -1,7 +1,7 @@
 """What the fine-tuning models (roberta_tagger, roberta_classifier) share: a RoBERTa encoder
 whose weights come from a pretraining checkpoint of this plugin (`--pretrained-checkpoint`),
 checked against the task's dictionary and the model size; a head of the subclass's own on top.
-A roberta_lang (XLM) checkpoint gives a roberta_lang encoder with its language embeddings; the
+A roberta_lang (XLM, DICT-MLM) checkpoint gives a roberta_lang encoder with its language embeddings; the
 task then passes each split's language id. Sizes: MODEL, MODEL_tiny, MODEL_align_paper."""
 
 import torch
@@ -33,7 +33,10 @@ class PretrainedEncoderModel(RobertaModel):
             help="pretraining checkpoint whose encoder initialises the model",
         )
         parser.add_argument(
-            "--num-langs", type=int, metavar="N", help="language embeddings (set from an XLM checkpoint)"
+            "--num-langs",
+            type=int,
+            metavar="N",
+            help="language embeddings (set from an XLM or DICT-MLM checkpoint)",
         )
 
     @classmethod
@@ -102,7 +105,7 @@ class PretrainedEncoderModel(RobertaModel):
 
 
 def finetuning_architecture(args):
-    """RoBERTa base, no language embeddings unless an XLM checkpoint brings them."""
+    """RoBERTa base, no language embeddings unless the checkpoint (XLM, DICT-MLM) brings them."""
     args.num_langs = getattr(args, "num_langs", None) or 0
     base_architecture(args)
 

@@ -43,7 +43,7 @@ class FinetuningConfig(FairseqDataclass):
         default="_derived",
         metadata={
             "help": "splits whose name ends so are in the derived language: language id 1 for "
-            "models with language embeddings (XLM), 0 otherwise"
+            "models with language embeddings (XLM, DICT-MLM), 0 otherwise"
         },
     )
     seed: int = II("common.seed")
