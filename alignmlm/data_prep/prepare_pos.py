@@ -3,6 +3,8 @@ derived-language versions side by side, as the `pos_tagging` task reads them.
 
     alignmlm prepare-pos --conllu-dir data/en_ewt/pos --transform trans+inv \\
         --out runs/pos/en_trans_inv [--seed 1]
+    alignmlm prepare-pos --conllu-dir data/en_ewt/pos --transform trans+syn \\
+        --syn-treebank data/tr_boun/train.conllu --out runs/pos/en_trans_syn
 
 Writes OUT/{train,valid,test}.conllu (original; valid = the input's dev.conllu) and
 OUT/{train,valid,test}_derived.conllu (transformed like the pretraining data: use the same

@@ -121,16 +121,19 @@ def line_order(final: Sequence[bool], order_fns: Sequence[OrderFn], split_senten
     """The new order of a line's units; FINAL[k] says unit k is final punctuation (". ! ?" only).
     With SPLIT_SENTENCES every final unit ends a sentence and each sentence is reordered on its
     own, its final punctuation kept last; without, the line is one sentence."""
-    n = len(final)
-    if not split_sentences or n == 0:
-        return compose_order(n, n > 0 and final[-1], order_fns)
+    return ends_order(len(final), [k for k, f in enumerate(final) if f], order_fns, split_sentences)
+
+
+def ends_order(n: int, ends: Sequence[int], order_fns: Sequence[OrderFn], split_sentences: bool) -> list[int]:
+    """line_order given the indices ENDS of the final-punctuation units (ascending)."""
+    last_final = bool(ends) and ends[-1] == n - 1
+    if not split_sentences or len(ends) <= int(last_final):  # one sentence (the common case)
+        return compose_order(n, last_final, order_fns)
     order: list[int] = []
     start = 0
-    for end in range(n):
-        if final[end] or end == n - 1:
-            length = end + 1 - start
-            order.extend(start + k for k in compose_order(length, final[end], order_fns))
-            start = end + 1
+    for end in list(ends) + ([] if last_final else [n - 1]):
+        order.extend(start + k for k in compose_order(end + 1 - start, end in ends, order_fns))
+        start = end + 1
     return order
 
 
@@ -211,6 +214,8 @@ class PieceSentenceTransform:
             2 if is_final_punctuation(p) else 1 if not p.replace("▁", "") else 0 for p in self.pieces
         ]
         self.split_sentences = split_sentences
+        # pieces a final-punctuation unit can end with: only units ending in one are tested
+        self.final_end = frozenset(i for i, kind in enumerate(self.punct_kind) if kind == 2)
         self.order_fns = word_order_functions(transforms, seed)
         use_trans = "trans" in transforms
         self.out_pieces = [
@@ -245,9 +250,15 @@ class PieceSentenceTransform:
             units = [units[i] for i in word_order]
         if not self.order_fns:
             return [i for unit in units for i in unit]
-        final = [self.is_final(unit) for unit in units]
+        final_end = self.final_end
+        if self.split_sentences:
+            ends = [
+                k for k, unit in enumerate(units) if unit and unit[-1] in final_end and self.is_final(unit)
+            ]
+        else:  # only the last unit matters
+            ends = [len(units) - 1] if units and units[-1] and self.is_final(units[-1]) else []
         out: list[int] = []
-        for u in line_order(final, self.order_fns, self.split_sentences):
+        for u in ends_order(len(units), ends, self.order_fns, self.split_sentences):
             out.extend(units[u])
         return out
 
