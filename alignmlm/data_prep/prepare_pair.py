@@ -7,7 +7,7 @@ Synthetic pair (English and a language derived from it, docs/design.md §2):
     alignmlm prepare-pair --corpus data/en_ewt/pretrain.conllu --transform trans+syn \\
         --syn-treebank data/tr_boun/train.conllu [--syn-heads nouns,verbs] --out runs/data/en_trans_syn
 
-Corpora: plain text, one line per row (a line may hold several sentences: inv and perm reverse
+Corpora: plain text (a line may hold several sentences: inv and perm reverse
 or permute each sentence of it separately, a sentence ending at every word that ends in '.', '!'
 or '?', which is detached as its own word; so "Dr." ends one too), or CoNLL-U (a `.conllu` file,
 or --corpus-format conllu): each sentence's FORMs joined by single spaces, so pretraining text is
@@ -100,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus-format",
         choices=CORPUS_FORMATS,
         default="auto",
-        help="how --corpus and --corpus2 are read: conllu (FORMs joined by spaces, one sentence per "
-        "sentence; trees for syn), text (a line per row), or auto (default): conllu for a file "
-        "named *.conllu, text otherwise",
+        help="how --corpus and --corpus2 are read: conllu (each sentence's FORMs joined by spaces, "
+        "never split; its trees for syn), text (one or more sentences per line), or auto (default): "
+        "conllu for a file named *.conllu, text otherwise",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--lang1", default="en", help="name of language 1 (default: en)")
@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus with trees: parse plain text with Stanza or UDPipe first); e.g. trans+inv",
     )
     add_syn_arguments(p)
-    p.add_argument("--corpus2", type=Path, help="natural pair: plain text of language 2")
+    p.add_argument(
+        "--corpus2", type=Path, help="natural pair: corpus of language 2 (text or CoNLL-U, as --corpus)"
+    )
     p.add_argument(
         "--dictionary", type=Path, help="natural pair: MUSE bilingual dictionary, `word translation` per line"
     )
