@@ -148,7 +148,7 @@ class FakeCell:
 
     def __init__(self, monkeypatch, out: Path, pair: Path, pos: Path):
         self.model, self.ran = b"model A", []
-        self.cell = compare.Cell(out, "mlm", "trans+inv", 1, 0)
+        self.cell = compare.Cell(out, "mlm", "trans+inv", 1, 0, ["pos"])
         self.args = argparse.Namespace(pair=[pair], pos=[pos], recipe={"max_update": 20})
         self.settings = {"tasks": {"pos": "fingerprint"}, "finetune": {"recipe": "quick"}}
         monkeypatch.setattr(compare, "run", self.run)
@@ -174,7 +174,7 @@ class FakeCell:
 
     def __call__(self) -> list:
         self.ran = []
-        row = compare.run_cell(self.args, self.cell, ["pos"], self.settings, {})
+        row = compare.run_cell(self.args, self.cell, self.settings, {})
         assert row["valid_mlm_loss"] == 3.25 and row["heldout_p1_nn"] == 12.5 and row["pos_delta"] == -20.0
         return self.ran
 
@@ -194,13 +194,13 @@ def test_a_redone_pretraining_recomputes_the_steps_of_the_old_checkpoint(monkeyp
     assert cell() == ["pretrain", "alignment", "pos"]
     for name in ("pretrain", "alignment", "pos"):
         assert cell.marker(name)["checkpoint_sha256"] == sha256(b"model A")
-    assert cell() == [] and compare.finished(cell.cell, ["pos"])  # unchanged: all reused
+    assert cell() == [] and compare.finished(cell.cell)  # unchanged: all reused
     assert capsys.readouterr().out.count("done before with the same settings, reusing") == 3
 
     # pretrain.json removed to recompute it; the new run makes another model
     (cell.cell.dir / "pretrain.json").unlink()
     cell.model = b"model B"
-    assert not compare.finished(cell.cell, ["pos"])
+    assert not compare.finished(cell.cell)
     assert cell() == ["pretrain", "alignment", "pos"]
     log = capsys.readouterr().out
     alignment = cell.cell.dir / "alignment.json"
@@ -220,7 +220,7 @@ def test_a_redone_pretraining_recomputes_the_steps_of_the_old_checkpoint(monkeyp
     # the checkpoint replaced behind pretrain.json's back: pretrained again, the rest recomputed
     (cell.cell.dir / "pretrain" / "checkpoint_last.pt").write_bytes(b"model C")
     cell.model = b"model C2"
-    assert not compare.finished(cell.cell, ["pos"])
+    assert not compare.finished(cell.cell)
     assert cell() == ["pretrain", "alignment", "pos"]
     assert "it was replaced; pretraining again" in capsys.readouterr().out
     assert not list(cell.cell.dir.glob(".*tmp*"))  # markers written atomically, nothing left over
