@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled data, from a fresh clone:
 #   1. set up .venv (first time: ~5 min; then seconds);
-#   2. derive a synthetic language from the bundled English sample: Trans+Inv (new script,
-#      inverted word order), with its joint and ground-truth bilingual dictionaries;
+#   2. derive a synthetic language from the bundled English sample (the EN-EWT treebank's words,
+#      tokenized as the POS data is): Trans+Inv (new script, inverted word order), with its joint
+#      and ground-truth bilingual dictionaries;
 #   3. the same transform on the bundled UPOS data (original and derived splits);
 #   4. pretrain MLM, ALIGN-MLM, XLM and DICT-MLM (tiny RoBERTa, same settings) with each seed,
 #      two cells side by side, evaluate alignment and POS zero-shot transfer, print the table
@@ -27,7 +28,7 @@ PY="$REPO/.venv/bin/python"
 start=$SECONDS
 
 echo "== 1/3 data: bundled EN-EWT English -> en + en_trans_inv (Trans+Inv)"
-"$PY" -m alignmlm prepare-pair --corpus data/en_ewt/pretrain.txt --transform trans+inv \
+"$PY" -m alignmlm prepare-pair --corpus data/en_ewt/pretrain.conllu --transform trans+inv \
   --vocab-size "$VOCAB" --out "$OUT/data" --workers "$WORKERS"
 
 echo "== 2/3 POS data: bundled EN-EWT UPOS, original and Trans+Inv"
