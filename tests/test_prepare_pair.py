@@ -12,17 +12,28 @@ TWIN = "§"
 
 
 def reference_trans_inv(line: str) -> str:
-    """An independent Trans+Inv of a piece line: words are '▁'-started groups; reverse them,
-    except a final group made only of . ! ?; prefix every piece but <unk> with the twin mark."""
+    """An independent Trans+Inv of a piece line: words are '▁'-started groups; a group made only
+    of . ! ? ends a sentence; each sentence is reversed but for its final group; every piece but
+    <unk> gets the twin mark."""
     words = []
     for piece in line.split():
         if piece.startswith("▁") or not words:
             words.append([piece])
         else:
             words[-1].append(piece)
-    last = "".join(words[-1]).replace("▁", "")
-    keep = last != "" and set(last) <= set(".!?")
-    order = words[-2::-1] + [words[-1]] if keep else words[::-1]
+
+    def final(word) -> bool:
+        text = "".join(word).replace("▁", "")
+        return text != "" and set(text) <= set(".!?")
+
+    sentences, current = [], []
+    for word in words:
+        current.append(word)
+        if final(word):
+            sentences.append(current)
+            current = []
+    sentences += [current] if current else []
+    order = [w for s in sentences for w in (s[-2::-1] + [s[-1]] if final(s[-1]) else s[::-1])]
     return " ".join(p if p == "<unk>" else TWIN + p for w in order for p in w)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from alignmlm.data_prep.transforms import FINAL_CHARACTERS
 from alignmlm.errors import reported
 
 try:  # the tokenizer below is written into OUT; without transformers main() stops first
@@ -86,8 +87,10 @@ import os
 
 import sentencepiece as spm
 from transformers import AddedToken, PreTrainedTokenizer
-
-'''
+''' + (
+    "\n# the characters a final . ! ? run is made of (alignmlm.data_prep.transforms)\n"
+    f"FINAL_CHARACTERS = {FINAL_CHARACTERS!r}\n"
+)
 
 
 class AlignMLMTokenizer(PreTrainedTokenizer):
@@ -95,9 +98,10 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
 
     A word written `§word` (twin_mark `§`) belongs to the script-changed language: its pieces
     are the twins `§piece` of the pieces of `word`. With detach_final_punctuation (synthetic
-    pairs, whose corpus was so prepared) a sentence-final ". ! ?" of an unmarked last word is
-    split off first ("the border." -> "the border ."), in a text of two words or more that is
-    not already split into words. One sentence is `<s> ... </s>`, a pair `<s> A </s></s> B </s>`.
+    pairs of a plain-text corpus, which was so prepared) the ". ! ?" run ending any unmarked word
+    is split off first ("the border. Then" -> "the border . Then"), in a text of two words or
+    more that is not already split into words. One sentence is `<s> ... </s>`, a pair
+    `<s> A </s></s> B </s>`.
     """
 
     vocab_files_names = {"vocab_file": "vocab.json", "spm_file": "spm.model"}
@@ -162,11 +166,14 @@ class AlignMLMTokenizer(PreTrainedTokenizer):
         # one word is left alone: transformers 5 tokenizes is_split_into_words input word by word
         # without telling (and "Mr." stays "Mr." in a CoNLL-U sentence)
         if self.detach_final_punctuation and not is_split_into_words and len(words) > 1:
-            last = words[-1]
-            stem = last.rstrip(".!?")
-            if stem and stem != last and not (self.twin_mark and last.startswith(self.twin_mark)):
-                words[-1:] = [stem, last[len(stem) :]]
-                text = " ".join(words)
+            out = []
+            for word in words:  # as data_prep.transforms.split_final_punctuation
+                stem = word.rstrip(FINAL_CHARACTERS)
+                if stem and stem != word and not (self.twin_mark and word.startswith(self.twin_mark)):
+                    out += [stem, word[len(stem) :]]
+                else:
+                    out.append(word)
+            text = " ".join(out)
         return text, kwargs
 
     def _pieces(self, text: str) -> list:
@@ -253,8 +260,7 @@ def write_tokenizer(out: Path, dictionary, pair, max_positions: int) -> None:
         "tokenizer_class": AlignMLMTokenizer.__name__,
         "auto_map": {"AutoTokenizer": [f"{TOKENIZER_MODULE}.{AlignMLMTokenizer.__name__}", None]},
         "twin_mark": twin_mark(pair),
-        # prepare_pair detaches it in a synthetic pair's corpus only
-        "detach_final_punctuation": pair.settings.get("kind") == "synthetic",
+        "detach_final_punctuation": detaches_final_punctuation(pair),
         "model_max_length": max_positions,
         "clean_up_tokenization_spaces": False,
         **specials,
@@ -263,6 +269,13 @@ def write_tokenizer(out: Path, dictionary, pair, max_positions: int) -> None:
         json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (out / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n", encoding="utf-8")
+
+
+def detaches_final_punctuation(pair) -> bool:
+    """Whether prepare-pair detached final . ! ? runs from the words of the pair's corpus: a
+    synthetic pair of plain text (a CoNLL-U corpus is read as its FORMs, "Mr." kept whole)."""
+    formats = pair.settings.get("corpus_format") or {}  # absent: prepared before CoNLL-U corpora
+    return pair.settings.get("kind") == "synthetic" and formats.get("corpus", "text") == "text"
 
 
 def twin_mark(pair) -> str:
@@ -582,9 +595,9 @@ def readme(metadata: dict, config, out_name: str, difference: float, n_samples: 
     if metadata["detach_final_punctuation"]:
         lines += [
             "",
-            "A sentence-final `.`, `!` or `?` run is split off its word first, as in "
-            "the pretraining corpus (not in a text of one word, nor in input already "
-            "split into words).",
+            "The `.`, `!` or `?` run that ends a word is split off it first, as in the "
+            "pretraining corpus (not in a text of one word, nor in input already split "
+            "into words).",
         ]
     if metadata.get("language_ids"):
         ids = ", ".join(f"`{lang}` = {i}" for lang, i in metadata["language_ids"].items())
@@ -672,7 +685,7 @@ def export(checkpoint: Path, out: Path, pair_dir: Path | None, overwrite: bool) 
         "transform": pair.transform,
         "languages": list(task.langs),
         "twin_mark": twin_mark(pair),
-        "detach_final_punctuation": pair.settings.get("kind") == "synthetic",
+        "detach_final_punctuation": detaches_final_punctuation(pair),
         "max_positions": max_positions,
     }
     if has_langs:

@@ -40,7 +40,7 @@ FINAL_PUNCTUATION = frozenset(".!?")
 # characters that sentencepiece's NFKC normalization turns into runs of . ! ? ("…" -> "..."): a
 # word of them is final punctuation as a word (CoNLL-U task data) and as pieces (the pair) alike
 NFKC_FINAL_PUNCTUATION = frozenset("…！？．‼⁇⁈⁉﹒﹖﹗")
-_FINAL_CHARS = "".join(sorted(FINAL_PUNCTUATION | NFKC_FINAL_PUNCTUATION))
+FINAL_CHARACTERS = "".join(sorted(FINAL_PUNCTUATION | NFKC_FINAL_PUNCTUATION))
 
 
 def parse_transforms(spec: str) -> tuple[str, ...]:
@@ -70,7 +70,7 @@ def refuse_syn(transforms: Sequence[str], what: str = "plain text") -> None:
 def is_final_punctuation(text: str) -> bool:
     """True for '.', '?!', '...', '…' and the like (sentencepiece's '▁' ignored)."""
     text = text.replace("▁", "")
-    return bool(text) and all(ch in _FINAL_CHARS for ch in text)
+    return bool(text) and all(ch in FINAL_CHARACTERS for ch in text)
 
 
 def inverted_order(n_units: int, keep_last: bool) -> list[int]:
@@ -178,7 +178,7 @@ def split_final_punctuation(line: str) -> str:
     "U.S." are split like a sentence end."""
     out = []
     for word in line.split():
-        stem = word.rstrip(_FINAL_CHARS)
+        stem = word.rstrip(FINAL_CHARACTERS)
         if stem and stem != word:
             out += [stem, word[len(stem) :]]
         else:
