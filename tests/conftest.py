@@ -324,25 +324,19 @@ def manifest_pair(tmp_path_factory) -> Path:
     return root
 
 
+def trans_inv_pair(corpus: Path, out: Path) -> Path:
+    """prepare-pair of CORPUS as Trans+Inv into OUT: 500 pieces, 100 validation sentences."""
+    prepare_pair(
+        *("--corpus", corpus, "--transform", "trans+inv", "--out", out),
+        *("--vocab-size", "500", "--valid-size", "100", "--workers", "2"),
+    )
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
     """A real prepared Trans+Inv pair of the tiny corpus (sentencepiece + fairseq-preprocess)."""
-    out = tmp_path_factory.mktemp("pairs") / "en_trans_inv"
-    prepare_pair(
-        "--corpus",
-        tiny_corpus,
-        "--transform",
-        "trans+inv",
-        "--out",
-        out,
-        "--vocab-size",
-        "500",
-        "--valid-size",
-        "100",
-        "--workers",
-        "2",
-    )
-    return out
+    return trans_inv_pair(tiny_corpus, tmp_path_factory.mktemp("pairs") / "en_trans_inv")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUNDLED_CORPUS, prepare_pair
+from conftest import BUNDLED_CORPUS, trans_inv_pair
 
 from alignmlm import CONFIG_DIR, PLUGIN_DIR
 
@@ -19,22 +19,7 @@ SIZES = [None] + sorted(p.stem for p in (CONFIG_DIR / "size").glob("*.yaml"))
 def ewt_pair(tmp_path_factory) -> Path:
     """The whole bundled EN-EWT corpus (12.5k sentences) as a Trans+Inv pair, 500 pieces: enough
     text for several full batches of 512-token blocks."""
-    out = tmp_path_factory.mktemp("pairs") / "ewt_trans_inv"
-    prepare_pair(
-        "--corpus",
-        BUNDLED_CORPUS,
-        "--transform",
-        "trans+inv",
-        "--out",
-        out,
-        "--vocab-size",
-        "500",
-        "--valid-size",
-        "100",
-        "--workers",
-        "2",
-    )
-    return out
+    return trans_inv_pair(BUNDLED_CORPUS, tmp_path_factory.mktemp("pairs") / "ewt_trans_inv")
 
 
 def real_tokens_per_batch(objective: str, pair: Path, size: str | None) -> tuple[float, int, dict]:
