@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import run, setup_task, train, training_config
 
-from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute, translation_table
+from alignmlm.data.dict_substitution import DictSubstitutionDataset, substitute_at, translation_table
 from alignmlm.data.tlm_packing import PackedPairDataset
 from alignmlm.fairseq_log import read_records
 
@@ -68,13 +68,13 @@ def test_substitute_hand_worked():
     source = np.array([0, 5, 10, 11, 12, 2])  # <s> x  a  b  c </s>, all but x masked
     target = np.array([PAD, PAD, 10, 11, 12, PAD])
     rng = np.random.default_rng(0)
-    src, tgt = substitute(source, target, table, counts, "input", 1.0, PAD, rng)
+    src, tgt, _ = substitute_at(source, target, table, counts, "input", 1.0, PAD, rng)
     assert src[2] == 20 and src[3] in (21, 22) and src[4] == 12  # 12 has no entry
     assert tgt.tolist() == target.tolist()  # input mode: labels stay the originals
-    src, tgt = substitute(source, target, table, counts, "target", 1.0, PAD, rng)
+    src, tgt, _ = substitute_at(source, target, table, counts, "target", 1.0, PAD, rng)
     assert src.tolist() == source.tolist()
     assert tgt[2] == 20 and tgt[3] in (21, 22) and tgt[4] == 12
-    src, tgt = substitute(source, target, table, counts, "input", 0.0, PAD, rng)
+    src, tgt, _ = substitute_at(source, target, table, counts, "input", 0.0, PAD, rng)
     assert src.tolist() == source.tolist() and tgt.tolist() == target.tolist()
 
 

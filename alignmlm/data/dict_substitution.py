@@ -40,22 +40,6 @@ def translation_table(pairs: torch.Tensor, vocab_size: int):
     return table, counts
 
 
-def substitute(
-    source: np.ndarray,
-    target: np.ndarray,
-    table: np.ndarray,
-    counts: np.ndarray,
-    mode: str,
-    prob: float,
-    pad: int,
-    rng: np.random.Generator,
-    no_entry: str = "mask",
-):
-    """One sample: returns new (source, target). Masked positions are where target != pad."""
-    source, target, _ = substitute_at(source, target, table, counts, mode, prob, pad, rng, no_entry)
-    return source, target
-
-
 def substitute_at(
     source: np.ndarray,
     target: np.ndarray,
@@ -67,7 +51,7 @@ def substitute_at(
     rng: np.random.Generator,
     no_entry: str = "mask",
 ):
-    """As `substitute`, plus the positions whose token was substituted (input mode: shown as a
+    """One sample: new (source, target), plus the positions whose token was substituted (input mode: shown as a
     translation; target mode: labelled with one)."""
     source, target = source.copy(), target.copy()
     masked = np.flatnonzero(target != pad)
