@@ -51,7 +51,10 @@ class MultilingualMLMConfig(MaskedLMConfig):
         default="",
         metadata={
             "help": "comma-separated languages, each a subdirectory of the data directory "
-            "holding binarized splits; default: every such subdirectory (but 'para')"
+            "holding binarized splits, in language-id order (the first is id 0, the source of "
+            "alignment evaluation and fine-tuning); default: a prepared pair's languages in the "
+            "order given to prepare-pair (--lang1 first), else every such subdirectory (but 'para') "
+            "sorted by name"
         },
     )
     eval_alignment: bool = field(
@@ -64,8 +67,10 @@ class MultilingualMLMConfig(MaskedLMConfig):
     )
 
 
-def discover_languages(data_path: str) -> list:
-    """Subdirectories of `data_path` that hold binarized data, sorted by name."""
+def discover_languages(data_path: str, pair: PreparedPair | None = None) -> list:
+    """The languages of `data_path` in language-id order: a prepared pair's own order (--lang1
+    is id 0: alignment evaluation takes it as the source, fine-tuning gives `_derived` splits,
+    language 2, id 1), else the subdirectories holding binarized data, sorted by name."""
     root = Path(data_path)
     if not root.is_dir():
         raise InputError(
@@ -79,7 +84,15 @@ def discover_languages(data_path: str) -> list:
             f"{root}: no language subdirectories with binarized data (LANG/train.idx); "
             "prepare the data with `alignmlm prepare-pair`"
         )
-    return langs
+    if pair is None:
+        return langs
+    missing = [lang for lang in pair.languages if lang not in langs]
+    if missing:
+        raise InputError(
+            f"{root}: the prepared pair's language(s) {', '.join(missing)} have no binarized data "
+            f"(found: {', '.join(langs)}); prepare the pair again with `alignmlm prepare-pair`"
+        )
+    return pair.languages
 
 
 def split_languages(split: str, langs: list[str]) -> tuple[str, list[str]]:
@@ -105,14 +118,14 @@ class MultilingualMLMTask(MaskedLMTask):
                 "settings; the pieces here come from alignmlm.data_prep's sentencepiece"
             )
         data_path = utils.split_paths(cfg.data)[0]
+        self.pair = PreparedPair.of_data(data_path)  # None for a plain fairseq data directory
         self.langs = (
             [lang.strip() for lang in cfg.langs.split(",") if lang.strip()]
             if cfg.langs
-            else discover_languages(data_path)
+            else discover_languages(data_path, self.pair)
         )
-        logger.info("languages: %s", ", ".join(self.langs))
+        logger.info("languages (in language-id order): %s", ", ".join(self.langs))
         logger.info(describe(fused_kernels()))
-        self.pair = PreparedPair.of_data(data_path)  # None for a plain fairseq data directory
         self.alignment_benchmark = None
         if cfg.eval_alignment and self.pair is not None:
             self.alignment_benchmark = AlignmentBenchmark(self.pair, self.dictionary)
