@@ -33,12 +33,18 @@ class AlignMLMCriterionConfig(MaskedLmConfig):
             "piecewise-linear schedule UPDATE:VALUE,... e.g. 0:0,2000:10"
         },
     )
-    align_loss: ChoiceEnum(["cosine", "l2"]) = field(
+    align_loss: ChoiceEnum(["cosine", "l2", "contrastive"]) = field(
         default="cosine",
         metadata={
             "help": "cosine: minus the mean cosine of pairs (the paper); l2: the mean L2 distance "
-            "(the authors' early version)"
+            "(the authors' early version); contrastive: symmetric InfoNCE, each pair's source "
+            "picking its translation among the step's pairs (in-batch negatives, "
+            "--align-temperature); keeps the space from collapsing on natural dictionaries"
         },
+    )
+    align_temperature: float = field(
+        default=0.1,
+        metadata={"help": "temperature of --align-loss contrastive (cosines are divided by it)"},
     )
     align_pairs_per_step: int = field(
         default=0,
@@ -59,6 +65,9 @@ class AlignMLMLoss(MaskedLmLoss):
                 f"{type(task).__name__}): the alignment loss is ALIGN-MLM's only"
             )
         self.kind = str(cfg.align_loss)
+        if not cfg.align_temperature > 0:
+            raise InputError(f"--align-temperature must be > 0, got {cfg.align_temperature}")
+        self.temperature = cfg.align_temperature
         self.pairs_per_step = cfg.align_pairs_per_step
         self.seed = cfg.seed
         self._pairs_by_device: dict = {}
@@ -77,7 +86,14 @@ class AlignMLMLoss(MaskedLmLoss):
     def alignment_term(self, model, update: int) -> torch.Tensor:
         embeddings = input_embedding_matrix(model)
         pairs = self._pairs(embeddings.device, update, model.training)
-        return pair_loss(bag_means(embeddings, pairs.source), bag_means(embeddings, pairs.target), self.kind)
+        return pair_loss(
+            bag_means(embeddings, pairs.source),
+            bag_means(embeddings, pairs.target),
+            self.kind,
+            self.temperature,
+            pairs.source_word,
+            pairs.target_word,
+        )
 
     def forward(self, model, sample, reduce=True):
         mlm_loss, sample_size, logging_output = super().forward(model, sample, reduce)
@@ -99,7 +115,8 @@ class AlignMLMLoss(MaskedLmLoss):
     def reduce_metrics(logging_outputs) -> None:
         """loss: the whole objective per masked token (base 2); mlm_loss: the MLM term alone,
         comparable across objectives (base 2), with ppl its perplexity; align_loss: L_align
-        itself (cosine: minus the mean cosine); align_weight: λ in force."""
+        itself (cosine: minus the mean cosine; contrastive: its cross-entropy in nats); align_weight:
+        λ in force."""
         sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
         if not sample_size:
             return

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+
+from ..alignment import word_ids
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -20,15 +22,32 @@ class PairBags:
     source: torch.Tensor
     target: torch.Tensor
     stats: dict = field(default_factory=dict)
+    # word identity of each row (equal ids: the same word), for the contrastive loss's negatives
+    source_word: torch.Tensor | None = None
+    target_word: torch.Tensor | None = None
+
+    def __post_init__(self):
+        if self.source_word is None:
+            self.source_word = word_ids(self.source)
+        if self.target_word is None:
+            self.target_word = word_ids(self.target)
 
     def __len__(self) -> int:
         return self.source.shape[0]
 
     def subset(self, index: torch.Tensor) -> "PairBags":
-        return PairBags(self.source[index], self.target[index], self.stats)
+        return PairBags(
+            self.source[index], self.target[index], self.stats, self.source_word[index], self.target_word[index]
+        )
 
     def to(self, device) -> "PairBags":
-        return PairBags(self.source.to(device), self.target.to(device), self.stats)
+        return PairBags(
+            self.source.to(device),
+            self.target.to(device),
+            self.stats,
+            self.source_word.to(device),
+            self.target_word.to(device),
+        )
 
     def single_piece_pairs(self) -> torch.Tensor:
         """LongTensor [M, 2] of the pairs whose words are both single pieces (for P@1)."""

@@ -9,7 +9,8 @@ languages are concatenated; a split named `valid_LANG` loads one language only, 
 When DATA is the bin/ of a prepared pair, every validation also scores the word alignment of the
 input embeddings against the pair's bilingual dictionary (alignmlm.alignment_benchmark), whatever
 the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_nn`,
-`align_paper_p1_nn`, ... (percent), the same numbers alignmlm evaluate-alignment reports.
+`align_paper_p1_nn`, ... (percent), the same numbers alignmlm evaluate-alignment reports, and
+`align_anisotropy` (the mean cosine of random pairs of pieces: near 1 is a collapsed space).
 """
 
 import logging
@@ -42,7 +43,8 @@ from ..pair import PARALLEL_SUBDIR, PreparedPair
 
 logger = logging.getLogger(__name__)
 
-ALIGN_METRIC = re.compile(r"^align_\w+_p\d+_(nn|csls)$")  # not the criterion's align_loss
+# P@k figures and the anisotropy of the embeddings; not the criterion's align_loss
+ALIGN_METRIC = re.compile(r"^align_(\w+_p\d+_(nn|csls)|anisotropy)$")
 
 
 @dataclass
