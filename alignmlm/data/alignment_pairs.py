@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -35,12 +35,12 @@ class PairBags:
     def __len__(self) -> int:
         return self.source.shape[0]
 
-    def subset(self, index: torch.Tensor) -> "PairBags":
+    def subset(self, index: torch.Tensor) -> PairBags:
         return PairBags(
             self.source[index], self.target[index], self.stats, self.source_word[index], self.target_word[index]
         )
 
-    def to(self, device) -> "PairBags":
+    def to(self, device) -> PairBags:
         return PairBags(
             self.source.to(device),
             self.target.to(device),
