@@ -22,7 +22,9 @@ def reference_infonce(source, target, temperature, source_word, target_word):
         total = 0.0
         for i in range(n):
             admissible = [
-                j for j in range(n) if j == i or (source_word[i] != source_word[j] and target_word[i] != target_word[j])
+                j
+                for j in range(n)
+                if j == i or (source_word[i] != source_word[j] and target_word[i] != target_word[j])
             ]
             scores = [cos(queries[i], keys[j]) / temperature for j in admissible]
             total += -(cos(queries[i], keys[i]) / temperature - math.log(sum(math.exp(s) for s in scores)))
@@ -41,7 +43,9 @@ def test_contrastive_matches_a_loop_with_shared_words_kept_out_of_the_negatives(
     assert got == pytest.approx(expected, rel=1e-5)
     plain = reference_infonce(source, target, 0.2, list(range(7)), list(range(7)))
     assert contrastive_loss(source, target, 0.2).item() == pytest.approx(plain, rel=1e-5)
-    assert pair_loss(source, target, "contrastive", 0.2, source_word, target_word).item() == pytest.approx(expected)
+    assert pair_loss(source, target, "contrastive", 0.2, source_word, target_word).item() == pytest.approx(
+        expected
+    )
 
 
 def test_contrastive_is_small_for_aligned_distinct_pairs_and_log_n_for_collapse():
