@@ -3,7 +3,8 @@
     PAIR/pair.json     settings, languages, dictionary units, twin offset, statistics
     PAIR/spm.model     the sentencepiece model
     PAIR/dict/{all,train,heldout}.txt   the bilingual dictionary and its split
-    PAIR/bin/          fairseq data: dict.txt, LANG/{train,valid}.*, para/ (synthetic pairs)
+    PAIR/bin/          fairseq data: dict.txt, LANG/{train,valid}.*, para/ (synthetic pairs,
+                       natural pairs prepared with --parallel)
 
 From the shell: `python -m alignmlm.pair PAIR FIELD` prints one field (e.g. `bin_dir`).
 """
@@ -20,7 +21,7 @@ from .errors import InputError
 
 MANIFEST = "pair.json"
 FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
-PARALLEL_SUBDIR = "para"  # bin/para/: the sentence-aligned streams of a synthetic pair
+PARALLEL_SUBDIR = "para"  # bin/para/: the sentence-aligned streams (TLM's) of a pair
 
 
 class PairError(InputError):

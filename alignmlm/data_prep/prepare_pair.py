@@ -15,10 +15,21 @@ tokenized exactly as CoNLL-U task data (prepare-pos) is; a CoNLL-U sentence is o
 never split. Syn needs the trees of a CoNLL-U corpus (HEAD, DEPREL, UPOS); plain text has none:
 parse it into CoNLL-U first with Stanza or UDPipe (offline models you download).
 
-Natural pair (two corpora and a MUSE dictionary `word translation` per line):
+Natural pair (two corpora and a MUSE dictionary `word translation` per line; for XLM's TLM also
+sentence-aligned parallel text, --parallel):
 
     alignmlm prepare-pair --corpus wiki.en.txt --lang1 en --corpus2 wiki.fr.txt \\
-        --lang2 fr --dictionary en-fr.txt --out runs/data/en_fr
+        --lang2 fr --dictionary en-fr.txt [--parallel para.en para.fr] --out runs/data/en_fr
+
+--parallel takes two aligned files (line k of the second is the translation of line k of the
+first) or one TSV file (`sentence<TAB>translation`); the first file or column is --lang1's side.
+Its pairs are split into train/valid by the rule and seed of the corpora (--valid-size, --seed),
+encoded with the pair's sentencepiece model and binarized as bin/para/, as for a synthetic pair.
+Sentencepiece and the fairseq dictionary are made from the monolingual corpora only, never from
+the parallel text: the parallel text is XLM's extra data, and every objective must see the same
+pieces and the same monolingual streams (prepared with or without --parallel, a pair has the same
+vocabulary, fairseq dictionary and bin/LANG/ streams). Characters of the parallel text that the
+model does not know become <unk>; their count is logged and kept in pair.json's stats.
 
 Output (OUT/):
   pair.json                 manifest: settings, input fingerprints, languages, statistics
@@ -28,7 +39,9 @@ Output (OUT/):
                             pieces and their twins, natural pairs list words
   bin/dict.txt              the joint fairseq dictionary (twin of id i is i + V under `trans`)
   bin/LANG/{train,valid}.*  monolingual binarized streams      (--data for fairseq-train: OUT/bin)
-  bin/para/{train,valid}.L1-L2.*  sentence-aligned pairs for TLM (synthetic pairs)
+  text/para/{train,valid}.LANG   the parallel text's pieces (natural pairs with --parallel)
+  bin/para/{train,valid}.L1-L2.*  sentence-aligned pairs for TLM (synthetic pairs; natural
+                            pairs with --parallel)
 
 OUT must be new, empty or a prepared pair; one OUT takes one preparation at a time. Everything
 is built in OUT/.partial and moved in at the end, pair.json last: a run that fails or is killed
@@ -55,6 +68,7 @@ from tqdm import tqdm
 
 from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
 from alignmlm.data.conllu_reader import corpus_sentences
+from alignmlm.data.parallel_text import read_parallel
 from alignmlm.errors import reported
 
 from ..errors import InputError
@@ -78,7 +92,8 @@ from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn, sp
 
 logger = logging.getLogger("prepare_pair")
 LOCK = ".prepare.lock"  # the lock file of earlier versions (now the lock is on OUT itself)
-ROLES = ("corpus", "corpus2", "dictionary", "syn_treebank")  # pair.json's settings record inputs by role
+# pair.json's settings record inputs by role; parallel2 is the second file of --parallel
+ROLES = ("corpus", "corpus2", "dictionary", "syn_treebank", "parallel", "parallel2")
 CORPUS_FORMATS = ("auto", "text", "conllu")
 # language names the layout of OUT gives a meaning: LANG is a directory of bin/ beside these
 RESERVED_LANGUAGES = {
@@ -119,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dictionary", type=Path, help="natural pair: MUSE bilingual dictionary, `word translation` per line"
+    )
+    p.add_argument(
+        "--parallel",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="natural pair: sentence-aligned parallel text for XLM's TLM (bin/para/): two files, "
+        "--lang1's then --lang2's (line k of one the translation of line k of the other), or one "
+        "TSV file, sentence<TAB>translation per line (--lang1's sentence first). Plain text, "
+        "tokenized as the corpora are; split into train/valid as the corpora are. Without it a "
+        "natural pair has no bin/para/ (XLM then needs --tlm-fraction 0)",
     )
     p.add_argument(
         "--lang2",
@@ -184,6 +210,16 @@ def check_args(args: argparse.Namespace) -> str:
         )
     if natural and (args.corpus2 is None or args.dictionary is None or not args.lang2):
         raise InputError("a natural pair needs --corpus2, --dictionary and --lang2")
+    if args.parallel is not None and not natural:
+        raise InputError(
+            "--parallel is for a natural pair (--corpus2, --dictionary): every sentence of a "
+            "synthetic pair is parallel already, and its bin/para/ is made from --corpus"
+        )
+    if args.parallel is not None and len(args.parallel) > 2:
+        raise InputError(
+            f"--parallel takes one TSV file or two aligned files (--lang1's, then --lang2's), got "
+            f"{len(args.parallel)}: {' '.join(map(str, args.parallel))}"
+        )
     # every value is checked here, before the inputs are hashed or sentencepiece trains
     if args.vocab_size < 10:
         raise InputError(f"--vocab-size must be at least 10, got {args.vocab_size}")
@@ -240,7 +276,14 @@ def input_paths(args: argparse.Namespace, kind: str) -> dict[str, Path]:
         roles.update(corpus2=args.corpus2, dictionary=args.dictionary)
     if args.syn_treebank is not None:
         roles["syn_treebank"] = args.syn_treebank
+    for role, path in zip(("parallel", "parallel2"), args.parallel or ()):
+        roles[role] = path
     return roles
+
+
+def role_flag(role: str) -> str:
+    """The flag that gives the input of ROLE (both files of --parallel are --parallel)."""
+    return "--parallel" if role.startswith("parallel") else f"--{role.replace('_', '-')}"
 
 
 def corpus_format(path: Path, flag_value: str) -> str:
@@ -265,9 +308,7 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
         "dict_train_fraction": args.dict_train_fraction,
         "heldout_band": args.heldout_band,
         "seed": args.seed,
-        "inputs": {
-            role: input_fingerprint(path, f"--{role.replace('_', '-')}") for role, path in inputs.items()
-        },
+        "inputs": {role: input_fingerprint(path, role_flag(role)) for role, path in inputs.items()},
         # how each corpus was read ('text': lines split into sentences at final . ! ?)
         "corpus_format": {
             role: corpus_format(path, args.corpus_format)
@@ -341,9 +382,11 @@ def claim_output(out: Path, wanted: dict, overwrite: bool) -> bool:
     detail = ", ".join(differ)
     if differ == ["inputs"]:
         detail = "the contents of " + ", ".join(
-            f"--{role.replace('_', '-')}"
-            for role in ROLES
-            if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
+            dict.fromkeys(
+                role_flag(role)
+                for role in ROLES
+                if wanted["inputs"].get(role) != old_settings["inputs"].get(role)
+            )
         )
     raise InputError(
         f"--out {out} was made with other settings ({detail} differ); choose another "
@@ -368,9 +411,10 @@ def write_lines(path: Path, lines) -> None:
         f.writelines(line + "\n" for line in lines)
 
 
-def split_write(out: Path, lang: str, texts: list[str], mask) -> dict:
-    write_lines(out / "text" / f"train.{lang}", (t for t, v in zip(texts, mask) if not v))
-    write_lines(out / "text" / f"valid.{lang}", (t for t, v in zip(texts, mask) if v))
+def split_write(directory: Path, lang: str, texts: list[str], mask) -> dict:
+    """DIRECTORY/valid.LANG: the TEXTS that MASK holds out; DIRECTORY/train.LANG: the others."""
+    write_lines(directory / f"train.{lang}", (t for t, v in zip(texts, mask) if not v))
+    write_lines(directory / f"valid.{lang}", (t for t, v in zip(texts, mask) if v))
     return {"train": int((~mask).sum()), "valid": int(mask.sum())}
 
 
@@ -469,8 +513,8 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
         )
     ]
     stats["seconds"]["transform"] = time.perf_counter() - t
-    stats["sentences"] = split_write(out, args.lang1, lang1_text, mask)
-    split_write(out, args.lang2, lang2_text, mask)
+    stats["sentences"] = split_write(out / "text", args.lang1, lang1_text, mask)
+    split_write(out / "text", args.lang2, lang2_text, mask)
 
     counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
     tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
@@ -498,6 +542,7 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     }
     masks = {lang: valid_mask(len(s), args.valid_size, args.seed, where[lang]) for lang, s in corpora.items()}
     pairs = read_word_pairs(args.dictionary)
+    parallel = read_parallel(args.parallel) if args.parallel else None  # its errors before training
     t = time.perf_counter()
     train_sentences = [s for lang, sents in corpora.items() for s, v in zip(sents, masks[lang]) if not v]
     sp = train_sentencepiece(
@@ -517,9 +562,11 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
         encoded = encode(sp, sents, f"encode {lang}")
         counts = counts + piece_counts(encoded, len(pieces))
         texts = [" ".join([pieces[i] for i in ids]) for ids in encoded]
-        stats["sentences"][lang] = split_write(out, lang, texts, masks[lang])
+        stats["sentences"][lang] = split_write(out / "text", lang, texts, masks[lang])
     stats["seconds"]["encode"] = time.perf_counter() - t
     write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans=False))
+    if parallel is not None:
+        stats["parallel_sentences"] = write_parallel(args, out, sp, pieces, parallel)
     coverage = dictionary_coverage(pairs, sp)
     logger.info(
         "dictionary %s: %d pairs; both sides one piece: %d, several pieces: %d, out of vocabulary: %d%s",
@@ -537,35 +584,64 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     return {"dictionary_units": "words", "pairs": pairs, "source_frequency": frequency, "transforms": []}
 
 
+def write_parallel(args, out: Path, sp, pieces: list[str], parallel: list[tuple[str, str]]) -> dict:
+    """text/para/{train,valid}.{L1,L2}: the pieces of the parallel text (--lang1's side first),
+    split as the corpora are; returns its counts of sentences and of <unk> pieces."""
+    where = f"--parallel {' '.join(map(str, args.parallel))}"
+    mask = valid_mask(len(parallel), args.valid_size, args.seed, where)
+    (out / "text" / PARALLEL_SUBDIR).mkdir()
+    unknown = total = 0
+    for lang, side in zip((args.lang1, args.lang2), zip(*parallel)):
+        encoded = encode(sp, list(side), f"encode parallel {lang}")
+        unknown += sum(ids.count(0) for ids in encoded)  # id 0: sentencepiece's <unk>
+        total += sum(map(len, encoded))
+        texts = [" ".join([pieces[i] for i in ids]) for ids in encoded]
+        counts = split_write(out / "text" / PARALLEL_SUBDIR, lang, texts, mask)
+    logger.info(
+        "%s: %d sentence pairs (%d for validation); <unk> pieces: %d of %d (sentencepiece is "
+        "trained on the corpora only)",
+        where,
+        len(parallel),
+        counts["valid"],
+        unknown,
+        total,
+    )
+    return counts | {"unk_pieces": unknown, "pieces": total}
+
+
+def binarize_parallel(args, text_dir: Path, bin_dir: Path) -> float:
+    """BIN_DIR/para/{train,valid}.L1-L2.{L1,L2}.{bin,idx} of TEXT_DIR/{train,valid}.{L1,L2};
+    returns fairseq-preprocess's wall time."""
+    dict_path = str(bin_dir / "dict.txt")
+    return fairseq_preprocess(
+        [
+            "--source-lang",
+            args.lang1,
+            "--target-lang",
+            args.lang2,
+            "--srcdict",
+            dict_path,
+            "--tgtdict",
+            dict_path,
+            "--destdir",
+            str(bin_dir / PARALLEL_SUBDIR),
+            "--validpref",
+            str(text_dir / "valid"),
+            "--trainpref",
+            str(text_dir / "train"),
+            "--workers",
+            str(args.workers),
+        ],
+        "preprocess.log",
+    )
+
+
 def binarize(args, out: Path, kind: str, stats: dict) -> None:
-    common = [
-        "--validpref",
-        str(out / "text" / "valid"),
-        "--trainpref",
-        str(out / "text" / "train"),
-        "--workers",
-        str(args.workers),
-    ]
     bin_dir, dict_path = out / "bin", str(out / "bin" / "dict.txt")
     seconds = 0.0
     if kind == "synthetic":  # every sentence is parallel: binarize once, link the streams
         para = bin_dir / PARALLEL_SUBDIR
-        seconds += fairseq_preprocess(
-            [
-                "--source-lang",
-                args.lang1,
-                "--target-lang",
-                args.lang2,
-                "--srcdict",
-                dict_path,
-                "--tgtdict",
-                dict_path,
-                "--destdir",
-                str(para),
-                *common,
-            ],
-            "preprocess.log",
-        )
+        seconds += binarize_parallel(args, out / "text", bin_dir)
         for lang in (args.lang1, args.lang2):
             (bin_dir / lang).mkdir(exist_ok=True)
             for split in ("train", "valid"):
@@ -592,6 +668,8 @@ def binarize(args, out: Path, kind: str, stats: dict) -> None:
                 ],
                 "preprocess.log",
             )
+        if args.parallel:  # the parallel text of a natural pair (write_parallel)
+            seconds += binarize_parallel(args, out / "text" / PARALLEL_SUBDIR, bin_dir)
     for lang in (args.lang1, args.lang2):
         link_or_copy(bin_dir / "dict.txt", bin_dir / lang / "dict.txt")
     stats["seconds"]["fairseq_preprocess"] = seconds
@@ -601,7 +679,7 @@ def prepare(args: argparse.Namespace) -> Path:
     kind = check_args(args)
     inputs = input_paths(args, kind)
     for role, path in inputs.items():
-        check_input_file(path, f"--{role.replace('_', '-')}")
+        check_input_file(path, role_flag(role))
     out = args.out
     check_inputs_outside(out, list(inputs.values()))
     make_output_dir(out, "--out")

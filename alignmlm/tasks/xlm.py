@@ -7,8 +7,12 @@ whole sample. The model is the `roberta_lang` twin of the asked architecture
 (tasks/language_embeddings.py).
 
 Parallel data: DATA/para/{split}.L1-L2.{L1,L2} (what data_prep.prepare_pair writes for a
-synthetic pair). A seeded random --tlm-fraction of its sentence pairs are packed into TLM
-samples (its default is the ALIGN-MLM authors' code's).
+synthetic pair, and for a natural pair given --parallel). A seeded random --tlm-fraction of its
+sentence pairs are packed into TLM samples (its default is the ALIGN-MLM authors' code's).
+
+Languages are in the task's order (`self.langs`: a prepared pair's --lang1 first, whatever the
+names' sort order), never in name order: language 1 is id 0 and the first half of every TLM
+sample; a para/ binarized the other way round (L2-L1) is read with its sides swapped.
 """
 
 import logging
@@ -56,15 +60,19 @@ class XLMTask(LanguageEmbeddingTask, MultilingualMLMTask):
         """{field: PackedPairDataset} of the packed TLM samples of a seeded selection of pairs."""
         data_path = utils.split_paths(self.cfg.data)[0]
         l1, l2 = self.langs[0], self.langs[1]
-        prefix = os.path.join(data_path, PARALLEL_SUBDIR, f"{split}.{l1}-{l2}")
-        if not os.path.exists(f"{prefix}.{l1}.idx"):  # binarized the other way round
-            prefix = os.path.join(data_path, PARALLEL_SUBDIR, f"{split}.{l2}-{l1}")
+        # as prepare-pair names them (L1-L2), else binarized the other way round
+        candidates = [
+            os.path.join(data_path, PARALLEL_SUBDIR, f"{split}.{a}-{b}") for a, b in ((l1, l2), (l2, l1))
+        ]
+        prefix = next((c for c in candidates if os.path.exists(f"{c}.{l1}.idx")), candidates[0])
         source = data_utils.load_indexed_dataset(f"{prefix}.{l1}", self.source_dictionary)
         target = data_utils.load_indexed_dataset(f"{prefix}.{l2}", self.source_dictionary)
         if source is None or target is None:
             raise InputError(
-                f"TLM needs parallel data {prefix}.{{{l1},{l2}}}.bin; "
-                "prepare a synthetic pair, or pass --tlm-fraction 0"
+                f"TLM needs parallel data {prefix}.{{{l1},{l2}}}.{{bin,idx}}, which the data do not "
+                f"have: prepare the natural pair with `alignmlm prepare-pair ... --parallel TEXT.{l1} "
+                f"TEXT.{l2}` (sentence-aligned text; a synthetic pair has it always), or train without "
+                "TLM: --tlm-fraction 0 (`alignmlm train ... -- task.tlm_fraction=0`)"
             )
         if len(source) != len(target):
             raise InputError(
