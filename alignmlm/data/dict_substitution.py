@@ -12,7 +12,27 @@ draws the substitution branch (probability p): at p = 0.5 such tokens end 55 % u
 With language ids (the `lang_ids` field), a token shown as its translation carries the other
 language's id. Draws are seeded by (seed, epoch, index), like fairseq's MaskTokensDataset, so a
 resumed run sees exactly the same samples.
+
+What is substituted depends on what the dictionary lists:
+  pieces  (synthetic pairs: each entry a dictionary token and its twin): every masked token is a
+          unit of its own (`translation_table`, `substitute_at`);
+  words   (natural pairs: MUSE words, encoded with the pair's sentencepiece model): a unit is a
+          whole word, a maximal run of pieces that starts with a '▁' piece (`WordTranslations`,
+          `substitute_words`). A word is substituted only when every one of its pieces is masked,
+          it is a dictionary word, and its translation has as many pieces as it has: the pieces
+          are replaced one for one, so the sample keeps its length and every label and language
+          id stays at its position (fairseq's MaskTokensDataset fixes lengths before this runs,
+          and the batch sizes, language ids and positions are computed from them). A pair whose
+          words differ in piece count is not used (the task logs how many pairs are usable). A
+          piece is never substituted alone: a single-piece word that begins a longer word
+          ('▁the' of '▁the' 'ir') is not that word. A run cut by the end of the sample may go on
+          in the next block, so it is never taken for a word. With fairseq's per-token masking a
+          word of k pieces is wholly masked with probability about mask_prob**k, so words of one
+          piece are substituted far more often than longer ones. Masked pieces that are not part
+          of such a word count as having no entry (`no_entry`), each on its own.
 """
+
+from __future__ import annotations
 
 from functools import lru_cache
 
@@ -21,6 +41,8 @@ import torch
 from fairseq.data import BaseWrapperDataset
 
 from ..errors import InputError
+
+WORD_START = "\u2581"  # sentencepiece's '▁': the piece that begins a word
 
 MODES = ("input", "target")
 NO_ENTRY = ("mask", "unchanged")
@@ -73,11 +95,93 @@ def substitute_at(
     return source, target, eligible
 
 
+class WordTranslations:
+    """The whole-word translations of a word-level dictionary, in both directions: `words[w]`
+    the translations (tuples of dictionary ids, as long as w) of the word w (a tuple of ids).
+    `starts[t]` / `inside[t]`: whether dictionary token t begins a word ('▁...') or continues
+    one (any other piece; specials and <mask> do neither)."""
+
+    def __init__(self, pairs, dictionary):
+        """PAIRS: (word ids, translation ids) of the dictionary; only pairs of equal length are
+        kept (`stats` counts them)."""
+        symbols = [dictionary[i] for i in range(len(dictionary))]
+        ordinary = (np.arange(len(symbols)) >= dictionary.nspecial) & (np.array(symbols) != "<mask>")
+        self.starts = ordinary & np.array([s.startswith(WORD_START) for s in symbols])
+        self.inside = ordinary & ~self.starts
+        both: dict[tuple, set] = {}
+        self.stats = {"pairs": 0, "single_piece": 0, "multi_piece": 0, "unequal_pieces": 0}
+        for word, translation in pairs:
+            word, translation = tuple(map(int, word)), tuple(map(int, translation))
+            self.stats["pairs"] += 1
+            if len(word) != len(translation):
+                self.stats["unequal_pieces"] += 1
+                continue
+            self.stats["single_piece" if len(word) == 1 else "multi_piece"] += 1
+            both.setdefault(word, set()).add(translation)
+            both.setdefault(translation, set()).add(word)
+        self.words = {w: sorted(t) for w, t in both.items()}  # sorted: draws independent of file order
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def masked_words(self, tokens: np.ndarray, masked: np.ndarray) -> list[tuple[int, int, list]]:
+        """(start, end, translations) of each dictionary word of TOKENS (the original ids) whose
+        pieces are all MASKED; a run reaching the end of TOKENS is left out (it may go on)."""
+        boundaries = np.flatnonzero(~self.inside[tokens])  # every position that ends a run before it
+        found = []
+        for start in np.flatnonzero(self.starts[tokens] & masked):
+            k = np.searchsorted(boundaries, start, side="right")
+            if k == len(boundaries):
+                continue
+            end = int(boundaries[k])
+            translations = self.words.get(tuple(tokens[start:end].tolist()))
+            if translations is not None and masked[start:end].all():
+                found.append((int(start), end, translations))
+        return found
+
+
+def substitute_words(
+    source: np.ndarray,
+    target: np.ndarray,
+    words: WordTranslations,
+    mode: str,
+    prob: float,
+    pad: int,
+    rng: np.random.Generator,
+    no_entry: str = "mask",
+):
+    """`substitute_at` for a word-level dictionary (module docstring): a wholly masked dictionary
+    word is, with probability PROB, replaced piece for piece by one of its translations (in the
+    source in input mode, in the labels in target mode); every other masked piece has no entry.
+    Returns new (source, target) and the substituted positions."""
+    source, target = source.copy(), target.copy()
+    masked = target != pad
+    original = np.where(masked, target, source)
+    spans = words.masked_words(original, masked)
+    in_span = np.zeros(len(source), dtype=bool)
+    for start, end, _ in spans:
+        in_span[start:end] = True
+    alone = np.flatnonzero(masked & ~in_span)
+    branch = rng.random(len(spans) + len(alone)) < prob
+    if no_entry == "unchanged" and mode == "input":  # the authors' collator: the token itself
+        shown = alone[branch[len(spans) :]]
+        source[shown] = target[shown]
+    chosen = [span for span, b in zip(spans, branch[: len(spans)]) if b]
+    picks = rng.random(len(chosen))
+    substituted = [np.arange(0, dtype=np.int64)]
+    for (start, end, translations), pick in zip(chosen, picks):
+        translation = translations[int(pick * len(translations))]
+        (source if mode == "input" else target)[start:end] = translation
+        substituted.append(np.arange(start, end))
+    return source, target, np.concatenate(substituted)
+
+
 class DictSubstitutionDataset(BaseWrapperDataset):
     """The `field` ('source', 'target' or 'lang_ids') of masked samples after dictionary
     substitution; build one of each over the same masked datasets, with the same seed.
     'lang_ids' needs `lang_ids` (the per-token language ids before substitution) and
-    `other_lang` (other_lang[i]: the id of language i's dictionary counterpart)."""
+    `other_lang` (other_lang[i]: the id of language i's dictionary counterpart). A word-level
+    dictionary comes as `words` (WordTranslations; then `table` and `counts` are unused)."""
 
     FIELDS = ("source", "target", "lang_ids")
 
@@ -95,6 +199,7 @@ class DictSubstitutionDataset(BaseWrapperDataset):
         no_entry: str = "mask",
         lang_ids=None,
         other_lang=None,
+        words: WordTranslations | None = None,
     ):
         super().__init__(source)
         if mode not in MODES:
@@ -115,7 +220,7 @@ class DictSubstitutionDataset(BaseWrapperDataset):
         self.target = target
         self.table, self.counts = table, counts
         self.mode, self.prob, self.pad, self.seed, self.field = mode, prob, pad, seed, field
-        self.no_entry, self.lang_ids = no_entry, lang_ids
+        self.no_entry, self.lang_ids, self.words = no_entry, lang_ids, words
         self.other_lang = None if other_lang is None else torch.as_tensor(other_lang, dtype=torch.long)
         self.epoch = 0
 
@@ -142,15 +247,13 @@ class DictSubstitutionDataset(BaseWrapperDataset):
     @lru_cache(maxsize=8)  # noqa: B019 (three views of one draw; the datasets live as long as the task)
     def _sample(self, seed, epoch, index):
         rng = np.random.default_rng((seed, epoch, index, SUBSTITUTION_STREAM))
-        source, target, substituted = substitute_at(
-            self.dataset[index].numpy(),
-            self.target[index].numpy(),
-            self.table,
-            self.counts,
-            self.mode,
-            self.prob,
-            self.pad,
-            rng,
-            self.no_entry,
-        )
+        source, target = self.dataset[index].numpy(), self.target[index].numpy()
+        if self.words is not None:
+            source, target, substituted = substitute_words(
+                source, target, self.words, self.mode, self.prob, self.pad, rng, self.no_entry
+            )
+        else:
+            source, target, substituted = substitute_at(
+                source, target, self.table, self.counts, self.mode, self.prob, self.pad, rng, self.no_entry
+            )
         return torch.from_numpy(source), torch.from_numpy(target), torch.from_numpy(substituted)

@@ -10,8 +10,13 @@ architecture, tasks/language_embeddings.py): every token carries its stream's la
 token shown as its translation the other language's. --dict-mlm-no-entry unchanged reproduces
 the authors' collator's handling of masked tokens without an entry (data/dict_substitution.py).
 The dictionary is the bilingual-dictionary task's (--bilingual-dict, as ALIGN-MLM), read
-in both directions; only single-piece pairs can substitute tokens. Draws are deterministic per
-(seed, epoch, sample), so a resumed run sees the same data.
+in both directions. Draws are deterministic per (seed, epoch, sample), so a resumed run sees the
+same data. What a substitution replaces follows the dictionary's units (--dict-units; auto: the
+prepared pair's):
+  pieces (synthetic pairs): a masked token, by its single-piece translation (its twin);
+  words  (natural pairs): a whole word whose pieces are all masked, piece for piece by a
+         translation with as many pieces; pairs whose words differ in piece count are not used,
+         and the task logs how many pairs are usable (data/dict_substitution.py).
 """
 
 import logging
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
-from ..data.dict_substitution import NO_ENTRY, DictSubstitutionDataset, translation_table
+from ..data.dict_substitution import NO_ENTRY, DictSubstitutionDataset, WordTranslations, translation_table
 from ..errors import InputError
 from .bilingual_dictionary import BilingualDictionaryConfig, BilingualDictionaryTask
 from .language_embeddings import LanguageEmbeddingTask
@@ -70,19 +75,57 @@ class DictMLMTask(LanguageEmbeddingTask, BilingualDictionaryTask):
                 "--dict-mlm-no-entry unchanged reproduces the authors' input-mode collator; "
                 "it has no meaning with --dict-mlm-mode target"
             )
-        pairs = self.dictionary_pairs.single_piece_pairs()
-        if len(pairs) == 0:
-            raise InputError(
-                "dict_mlm: the dictionary has no pair of single pieces to substitute; check --bilingual-dict"
-            )
-        self.table, self.counts = translation_table(pairs, len(self.dictionary))
         logger.info(
-            "dict_mlm: mode %s, p=%.2f, no-entry tokens: %s, %d tokens have a translation",
+            "dict_mlm: mode %s, p=%.2f, no-entry tokens: %s",
             cfg.dict_mlm_mode,
             cfg.dict_mlm_prob,
             cfg.dict_mlm_no_entry,
-            (self.counts > 0).sum(),
         )
+        self.table = self.counts = self.words = None
+        if self.dictionary_units() == "words":
+            self.words = self._word_translations()
+        else:
+            pairs = self.dictionary_pairs.single_piece_pairs()
+            if len(pairs) == 0:
+                raise InputError(
+                    "dict_mlm: the dictionary has no pair of single pieces to substitute; check --bilingual-dict"
+                )
+            self.table, self.counts = translation_table(pairs, len(self.dictionary))
+            logger.info("dict_mlm: %d tokens have a translation", (self.counts > 0).sum())
+
+    def dictionary_units(self) -> str:
+        """'pieces' or 'words': --dict-units, or under auto the prepared pair's (as the base task
+        encodes the dictionary)."""
+        units = str(self.cfg.dict_units)
+        if units == "auto":
+            units = self.pair.dictionary_units if self.pair else "pieces"
+        return units
+
+    def _word_translations(self) -> WordTranslations:
+        bags = self.dictionary_pairs
+        pairs = [
+            (source[source >= 0].tolist(), target[target >= 0].tolist())
+            for source, target in zip(bags.source, bags.target)
+        ]
+        words = WordTranslations(pairs, self.dictionary)
+        stats = words.stats
+        logger.info(
+            "dict_mlm: words substitute whole; of the dictionary's %d encoded pairs %d are usable "
+            "(%d of one piece each, %d of several pieces, as many on each side), %d are not (their "
+            "words differ in piece count); %d words have a translation",
+            stats["pairs"],
+            stats["single_piece"] + stats["multi_piece"],
+            stats["single_piece"],
+            stats["multi_piece"],
+            stats["unequal_pieces"],
+            len(words),
+        )
+        if len(words) == 0:
+            raise InputError(
+                f"dict_mlm: none of the dictionary's {stats['pairs']} pairs can substitute a word: a "
+                "word and its translation must have as many sentencepiece pieces; check --bilingual-dict"
+            )
+        return words
 
     def transform_masked(self, src, tgt, extra_inputs):
         common = dict(
@@ -95,6 +138,7 @@ class DictMLMTask(LanguageEmbeddingTask, BilingualDictionaryTask):
             no_entry=str(self.cfg.dict_mlm_no_entry),
             lang_ids=extra_inputs["src_lang_ids"],
             other_lang=[1, 0],
+            words=self.words,
         )
         extra_inputs = dict(
             extra_inputs, src_lang_ids=DictSubstitutionDataset(src, tgt, field="lang_ids", **common)
