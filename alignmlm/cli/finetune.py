@@ -4,15 +4,19 @@ used by `alignmlm compare`, the docs and the tests.
     alignmlm finetune --task pos --data runs/pos/en_trans_inv --pair runs/data/en_trans_inv \\
         --checkpoint runs/align/checkpoint_last.pt --out runs/align/pos [--recipe paper] [--seed 1]
 
-Two runs of the real fairseq-train from the checkpoint, both tested on the derived language's
-test split (`test_derived`):
-  B_Z   trained on the original language (`train`), never sees the derived language;
-  B_S   trained on the derived language (`train_derived`);
+Two runs of the real fairseq-train from the checkpoint, both tested on the test split of the
+pair's second language (`test_derived`):
+  B_Z   trained on language 1 (`train`), never sees language 2;
+  B_S   trained on language 2 (`train_derived`);
   delta = B_Z - B_S (closer to 0: better zero-shot transfer).
+Language 2 is the pair's derived language (a synthetic pair: --data made with its --transform)
+or, for a natural pair (prepare-pair --corpus2), its second language (--data made by prepare-pos
+--target-conllu-dir from a treebank of it); its splits take language id 1, as in pretraining.
+--data is checked against the pair first (task_data.check_matches_pair).
 With the quick recipe, each run's score is its test accuracy at the validation with the best
 accuracy on the dev set of its *training* language (`valid`, resp. `valid_derived`), so B_Z never
 selects on the language it is tested on. The paper recipe reports what the authors' scripts
-report: the final model's score on the derived dev set (`valid_derived`), no selection. The
+report: the final model's score on the dev set of language 2 (`valid_derived`), no selection. The
 model's size and language embeddings come from the checkpoint, and so does the sequence length
 (its --tokens-per-sample). The paper cut fine-tuning inputs at 128 pieces; these recipes cut
 them only at the model's positions.
@@ -307,7 +311,8 @@ def main(argv=None) -> int:
         "--data",
         type=Path,
         required=True,
-        help="task data of the pair's transform (data_prep.prepare_pos / prepare_nli)",
+        help="task data of the pair's two languages (prepare-pos / prepare-ner / prepare-nli; for "
+        "a natural pair prepare-pos --target-conllu-dir)",
     )
     p.add_argument("--pair", type=Path, required=True, help="the prepared pair of the checkpoint")
     p.add_argument("--checkpoint", type=Path, required=True, help="pretrained checkpoint")

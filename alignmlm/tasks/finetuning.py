@@ -1,5 +1,13 @@
-"""What the zero-shot transfer tasks (pos_tagging, nli) share: the pair's tokenizer and
-dictionary, the label set, language ids of derived splits. Not a task by itself."""
+"""What the zero-shot transfer tasks (pos_tagging, nli, ner) share: the pair's tokenizer and
+dictionary, the label set, language ids of derived splits. Not a task by itself.
+
+Language ids follow the pair's order (pair.json "languages", as pretraining gives them): splits
+named `*_derived` are its second language (id 1; a synthetic transform or, for a natural pair,
+the second treebank), the others its first (id 0). No language name is looked at, so a natural
+pair whose names sort the other way (lang1 tr, lang2 en) keeps its ids. Words are encoded by the
+pair's sentencepiece model as they are; a word written `§word` takes the twins of its pieces
+only when the pair has twins (a `trans` pair): a natural pair's words are never re-marked.
+"""
 
 import logging
 from collections import Counter
@@ -16,6 +24,7 @@ from ..data.labelled_dataset import LabelledDataset
 from ..data.tagging_dataset import encode_tagged
 from ..data.twins import word_pieces
 from ..errors import InputError, describe_os_error
+from ..pair import PreparedPair
 
 logger = logging.getLogger(__name__)
 MAX_SHOWN = 5  # unknown labels named in a message, the most frequent first
@@ -42,8 +51,8 @@ class FinetuningConfig(FairseqDataclass):
     derived_suffix: str = field(
         default="_derived",
         metadata={
-            "help": "splits whose name ends so are in the derived language: language id 1 for "
-            "models with language embeddings (XLM, DICT-MLM), 0 otherwise"
+            "help": "splits whose name ends so are in the pair's second language (derived or "
+            "natural): language id 1 for models with language embeddings (XLM, DICT-MLM), 0 otherwise"
         },
     )
     seed: int = II("common.seed")
@@ -54,9 +63,12 @@ class FinetuningTask(FairseqTask):
 
     cfg: FinetuningConfig
 
-    def __init__(self, cfg: FinetuningConfig, dictionary: Dictionary, dictionary_path: Path):
+    def __init__(
+        self, cfg: FinetuningConfig, dictionary: Dictionary, dictionary_path: Path, twins: bool = True
+    ):
         super().__init__(cfg)
         self.dictionary, self.dictionary_path = dictionary, dictionary_path
+        self.twins = twins  # `§word` -> the twins of its pieces (a pair whose pieces have twins)
         self.labels = [label.strip() for label in cfg.labels.split(",") if label.strip()]
         self.label_index = {label: i for i, label in enumerate(self.labels)}
         self.sp = spm.SentencePieceProcessor(model_file=str(Path(cfg.pair) / "spm.model"))
@@ -66,16 +78,18 @@ class FinetuningTask(FairseqTask):
         dict_path = Path(cfg.pair) / "bin" / "dict.txt"
         if not dict_path.is_file():
             raise InputError(f"{dict_path} not found: --pair must be a prepared pair directory")
+        twins = PreparedPair.load(cfg.pair).twin_offset > 0  # 0: natural, or synthetic without trans
         try:
             dictionary = Dictionary.load(str(dict_path))
             dictionary.add_symbol("<mask>")  # as in pretraining, so embedding sizes match
-            return cls(cfg, dictionary, dict_path)
+            return cls(cfg, dictionary, dict_path, twins)
         except OSError as err:  # an unreadable dictionary or spm.model: one line, not a traceback
             raise InputError(describe_os_error(err)) from None
 
     def word_ids(self, word: str) -> list:
-        """Dictionary ids of a word's pieces (`§word`: the twins of the pieces)."""
-        return [self.dictionary.index(p) for p in word_pieces(word, self._encode)]
+        """Dictionary ids of a word's pieces (`§word`: the twins of the pieces, if the pair has them)."""
+        pieces = word_pieces(word, self._encode) if self.twins else self._encode(word)
+        return [self.dictionary.index(p) for p in pieces]
 
     def _encode(self, text: str) -> list:
         return self.sp.encode(text, out_type=str)
@@ -133,7 +147,7 @@ class FinetuningTask(FairseqTask):
         self.add_split(split, tokens, targets)
 
     def add_split(self, split: str, tokens: list, targets: list) -> None:
-        lang_id = int(split.endswith(self.cfg.derived_suffix))
+        lang_id = int(split.endswith(self.cfg.derived_suffix))  # the pair's second language: id 1
         self.datasets[split] = LabelledDataset(
             tokens,
             targets,
