@@ -129,3 +129,18 @@ def dictionary_coverage(pairs: Sequence[tuple[str, str]], sp, examples: int = 5)
         "oov": kinds["oov"],
         "oov_examples": oov_examples,
     }
+
+
+def pairs_in_corpora(
+    pairs: Sequence[tuple[str, str]], source_counts: Counter, target_counts: Counter, min_count: int
+) -> tuple[list[tuple[str, str]], dict]:
+    """The pairs whose source word occurs at least MIN_COUNT times in language 1's training text
+    and whose translation at least MIN_COUNT times in language 2's (words as they are written,
+    split at spaces), and what was dropped. A word the corpus never shows has only the pieces of
+    its spelling: aligning it teaches nothing the MLM can use, and as a retrieval candidate it
+    competes with the words the model has seen (MUSE's dictionaries hold frequent words only).
+    MIN_COUNT 0 keeps every pair."""
+    if min_count <= 0:
+        return list(pairs), {"min_count": 0, "kept": len(pairs), "dropped": 0}
+    kept = [(s, t) for s, t in pairs if source_counts[s] >= min_count and target_counts[t] >= min_count]
+    return kept, {"min_count": min_count, "kept": len(kept), "dropped": len(pairs) - len(kept)}

@@ -79,6 +79,7 @@ from .corpus import check_input_file, input_fingerprint, make_output_dir, read_s
 from .dictionary import (
     dictionary_coverage,
     joint_tokens,
+    pairs_in_corpora,
     parse_band,
     piece_counts,
     split_by_source_word,
@@ -173,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluation (default %(default)s, the paper's bilingual_rate)",
     )
     p.add_argument(
+        "--dict-min-count",
+        type=int,
+        default=0,
+        help="natural pair: keep only the dictionary pairs whose source word occurs at least this "
+        "often in language 1's training text and whose translation in language 2's (words as "
+        "written, split at spaces), before the split into training and held-out words; a general "
+        "dictionary (e.g. FreeDict's 61k en-tr pairs) is mostly words the corpora never show. "
+        "0 (default): every pair",
+    )
+    p.add_argument(
         "--heldout-band",
         metavar="FIRST-LAST",
         help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
@@ -237,6 +248,13 @@ def check_args(args: argparse.Namespace) -> str:
             f"on), got {args.dict_train_fraction}"
         )
     parse_band(args.heldout_band)
+    if args.dict_min_count < 0:
+        raise InputError(f"--dict-min-count must be 0 or more, got {args.dict_min_count}")
+    if args.dict_min_count and args.transform is not None:
+        raise InputError(
+            "--dict-min-count filters a natural pair's dictionary; a synthetic pair's dictionary "
+            "is its vocabulary (every piece and its twin)"
+        )
     parse_heads(args.syn_heads)
     if args.transform is not None:
         transforms = parse_transforms(args.transform)
@@ -316,6 +334,8 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
             if role.startswith("corpus")
         },
     }
+    if args.dict_min_count:  # recorded only when used: older pairs keep their settings
+        wanted["dict_min_count"] = args.dict_min_count
     if "syn_treebank" in inputs:
         wanted["syn_heads"] = ",".join(parse_heads(args.syn_heads))
     return wanted
@@ -567,6 +587,26 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans=False))
     if parallel is not None:
         stats["parallel_sentences"] = write_parallel(args, out, sp, pieces, parallel)
+    frequency = {
+        lang: Counter(word for s, v in zip(corpora[lang], masks[lang]) if not v for word in s.split())
+        for lang in corpora
+    }
+    pairs, stats["dictionary_filter"] = pairs_in_corpora(
+        pairs, frequency[args.lang1], frequency[args.lang2], args.dict_min_count
+    )
+    if args.dict_min_count:
+        logger.info(
+            "dictionary: %d pairs have both words at least %d times in the training text; %d dropped",
+            len(pairs),
+            args.dict_min_count,
+            stats["dictionary_filter"]["dropped"],
+        )
+        if not pairs:
+            raise InputError(
+                f"--dictionary {args.dictionary}: no pair has both words at least "
+                f"{args.dict_min_count} times in the training text (--dict-min-count); is it the "
+                f"dictionary of these languages, --lang1 {args.lang1} first?"
+            )
     coverage = dictionary_coverage(pairs, sp)
     logger.info(
         "dictionary %s: %d pairs; both sides one piece: %d, several pieces: %d, out of vocabulary: %d%s",
@@ -578,10 +618,12 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
         f" (e.g. {'; '.join(coverage['oov_examples'])})" if coverage["oov"] else "",
     )
     stats["dictionary_coverage"] = coverage
-    frequency = Counter(
-        word for s, v in zip(corpora[args.lang1], masks[args.lang1]) if not v for word in s.split()
-    )
-    return {"dictionary_units": "words", "pairs": pairs, "source_frequency": frequency, "transforms": []}
+    return {
+        "dictionary_units": "words",
+        "pairs": pairs,
+        "source_frequency": frequency[args.lang1],
+        "transforms": [],
+    }
 
 
 def write_parallel(args, out: Path, sp, pieces: list[str], parallel: list[tuple[str, str]]) -> dict:
