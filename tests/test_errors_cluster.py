@@ -48,7 +48,7 @@ def test_compare_refuses_an_unknown_objective_before_any_cell(pair_copy, tmp_pat
     )
     assert message == (
         "error: --objectives 'mlm,tlm': unknown objective 'tlm'; expected comma-separated names of "
-        "configs/objective/*.yaml: align_mlm, dict_mlm, mlm, xlm"
+        "configs/objective/*.yaml: align_mlm, align_mlm_contrastive, dict_mlm, mlm, xlm"
     )
     assert not (tmp_path / "out").exists()
 

@@ -17,7 +17,7 @@ def composed(objective, *overrides):
 
 def test_objectives_differ_only_in_task_and_criterion():
     configs = {name: composed(name) for name in choices("objective")}
-    assert sorted(configs) == ["align_mlm", "dict_mlm", "mlm", "xlm"]
+    assert sorted(configs) == ["align_mlm", "align_mlm_contrastive", "dict_mlm", "mlm", "xlm"]
     shared = {
         name: {
             group: cfg[group]
@@ -29,6 +29,7 @@ def test_objectives_differ_only_in_task_and_criterion():
     assert {name: (cfg.task._name, cfg.criterion._name) for name, cfg in configs.items()} == {
         "mlm": ("multilingual_mlm", "masked_lm"),
         "align_mlm": ("align_mlm", "align_mlm"),
+        "align_mlm_contrastive": ("align_mlm", "align_mlm"),
         "xlm": ("xlm", "masked_lm"),
         "dict_mlm": ("dict_mlm", "masked_lm"),
     }
@@ -38,12 +39,18 @@ def test_objectives_differ_only_in_task_and_criterion():
     assert (configs["dict_mlm"].task.dict_mlm_mode, configs["dict_mlm"].task.dict_mlm_prob) == ("input", 0.5)
 
 
+# a variant of an objective: its overlay also sets fields of its criterion, nothing else
+VARIANTS = {
+    "align_mlm_contrastive": {"align_loss": "contrastive", "align_weight": "1", "align_pairs_per_step": 1024}
+}
+
+
 def test_overlays_set_nothing_but_the_objective():
     for name in choices("objective"):
         overlay = yaml.safe_load((CONFIG_DIR / "objective" / f"{name}.yaml").read_text())
         assert overlay == {
             "task": {"_name": overlay["task"]["_name"]},
-            "criterion": {"_name": overlay["criterion"]["_name"]},
+            "criterion": {"_name": overlay["criterion"]["_name"], **VARIANTS.get(name, {})},
         }, name
 
 
@@ -111,5 +118,5 @@ def test_precision_configs_override_the_run_configs_default(run_config, precisio
 
 
 def test_unknown_objective_is_a_clear_error():
-    with pytest.raises(ValueError, match="objective 'tlm': expected one of align_mlm, dict_mlm, mlm, xlm"):
+    with pytest.raises(ValueError, match="objective 'tlm': expected one of align_mlm, align_mlm_contrastive, dict_mlm, mlm, xlm"):
         composed("tlm")
