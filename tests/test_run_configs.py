@@ -118,5 +118,8 @@ def test_precision_configs_override_the_run_configs_default(run_config, precisio
 
 
 def test_unknown_objective_is_a_clear_error():
-    with pytest.raises(ValueError, match="objective 'tlm': expected one of align_mlm, align_mlm_contrastive, dict_mlm, mlm, xlm"):
+    with pytest.raises(
+        ValueError,
+        match="objective 'tlm': expected one of align_mlm, align_mlm_contrastive, dict_mlm, mlm, xlm",
+    ):
         composed("tlm")
