@@ -18,7 +18,8 @@ from alignmlm.pair import FORMAT_VERSION, PreparedPair
 
 EN_POS, TR_POS = REPO / "data" / "en_ewt" / "pos", REPO / "data" / "tr_boun" / "pos"
 PRETRAIN = {"en": REPO / "data" / "en_ewt" / "pretrain.txt", "tr": REPO / "data" / "tr_boun" / "pretrain.txt"}
-DICTIONARY = REPO / "data" / "en_tr" / "dictionary.txt"  # English -> Turkish
+ATIS = REPO / "data" / "en_tr"  # atis.en, atis.tr: sentence-aligned translations
+DICTIONARY = ATIS / "dictionary.txt"  # English -> Turkish
 # sentences per split (train, dev, test) of the tiny treebanks: the two languages' counts differ,
 # so that a log line names the language it read
 SIZES = {"en": (300, 100, 100), "tr": (250, 80, 120)}
@@ -40,10 +41,11 @@ def treebanks(tmp: Path) -> dict:
     return {lang: first_sentences(src, tmp / f"{lang}_pos", SIZES[lang]) for lang, src in sources.items()}
 
 
-def make_natural_pair(tmp: Path, lang1: str = "en", lang2: str = "tr") -> Path:
+def make_natural_pair(tmp: Path, lang1: str = "en", lang2: str = "tr", parallel: int = 0) -> Path:
     """A real natural pair of the first 1500 lines of each bundled pretraining text, LANG1 first,
     800 pieces; its dictionary: the bundled English-Turkish pairs whose two words are in these
-    lines (the whole dictionary takes half a minute to split), LANG1's word first."""
+    lines (the whole dictionary takes half a minute to split), LANG1's word first. PARALLEL: that
+    many lines of the bundled ATIS translations as parallel text (what XLM's TLM trains on)."""
     corpora, words = {}, {}
     for lang in (lang1, lang2):
         lines = PRETRAIN[lang].read_text(encoding="utf-8").splitlines()[:1500]
@@ -54,10 +56,16 @@ def make_natural_pair(tmp: Path, lang1: str = "en", lang2: str = "tr") -> Path:
     pairs = [{"en": e, "tr": t} for e, t in pairs if e in words["en"] and t in words["tr"]]
     dictionary = tmp / f"{lang1}-{lang2}.txt"
     dictionary.write_text("".join(f"{p[lang1]} {p[lang2]}\n" for p in pairs), encoding="utf-8")
+    texts = []
+    for lang in (lang1, lang2) if parallel else ():
+        lines = (ATIS / f"atis.{lang}").read_text(encoding="utf-8").splitlines()[:parallel]
+        texts.append(tmp / f"atis.{lang}")
+        texts[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp / f"pair_{lang1}_{lang2}"
     prepare_pair(
         *("--corpus", corpora[lang1], "--lang1", lang1, "--corpus2", corpora[lang2], "--lang2", lang2),
         *("--dictionary", dictionary, "--out", out, "--vocab-size", "800", "--valid-size", "50"),
+        *(["--parallel", *texts] if texts else []),
     )
     return out
 

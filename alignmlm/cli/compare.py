@@ -12,6 +12,12 @@ task for each pair ('-' where a pair has none: NER and NLI text have no trees fo
         --pos P/trans --pos P/trans_inv --pos P/trans_syn --ner N/trans --ner N/trans_inv --ner - \\
         --nli X/trans --nli X/trans_inv --nli - --seeds 1,2 --out runs/grid
 
+A natural pair (prepare-pair --corpus2, e.g. English and Turkish) takes part as its languages,
+`en-tr` (lang1-lang2), where a synthetic pair shows its transform; its POS data is prepare-pos
+--target-conllu-dir's (B_Z: fine-tuned on lang1, tested on lang2):
+
+    alignmlm compare --pair runs/data/en_tr --pos runs/pos/en_tr --seeds 1,2 --out runs/en_tr
+
 A cell is one objective x pair x seed, in OUT/OBJECTIVE__TRANSFORM__seedS/:
   1. pretrain with alignmlm train (same size, batch, schedule for all; --seed S; --size, --run,
      --precision and the recipe flags below reach every cell);
@@ -34,8 +40,9 @@ x transform; per task Spearman rho and Pearson r between alignment and delta, ov
 means, with bootstrap 95 % intervals over cells and seeds; positive = better-aligned models have
 smaller transfer gaps, as in the paper; for a grid, the table in the paper's shape with the
 paper's own figures beside each cell, and where the objectives' order by delta agrees with the
-paper's) and OUT/alignment_vs_transfer.png. A line per finished cell says how many are done and
-about how long the rest will take.
+paper's; a natural pair's rows are never compared with the paper's figures, which are of its
+synthetic transformations: results.md says so) and OUT/alignment_vs_transfer.png. A line per
+finished cell says how many are done and about how long the rest will take.
 
 --jobs N runs N cells side by side (each with 1/N of the CPU threads). With --slurm each
 unfinished cell becomes one SLURM job (this command with --only-cell); run the command again
@@ -289,6 +296,11 @@ def run(command: list, log_path: Path, env: dict) -> None:
         if subprocess.call([str(c) for c in command], stdout=out, stderr=subprocess.STDOUT, env=env):
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-20:])
             raise CellError(f"command failed, log {log_path}:\n{tail}")
+
+
+def cell_transform(pair: PreparedPair) -> str:
+    """A pair's name in cells and tables: its transform, or a natural pair's languages (`en-tr`)."""
+    return pair.transform or "-".join(pair.languages)
 
 
 class Cell:
@@ -625,7 +637,20 @@ def ordering_lines(groups: dict, tasks: list) -> list:
     return lines
 
 
-def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
+def natural_note(natural: list) -> str:
+    """What results.md says of natural pairs' rows (NATURAL: their names, e.g. en-tr)."""
+    return (
+        f"Natural pairs ({', '.join(natural)}): language 2 is a language of its own, not one of the "
+        "paper's transformations, so these rows are never compared with the paper's figures: they "
+        "are left out of the table in the paper's shape and of the order against the paper. Their "
+        "P@1 by the paper's protocol is undefined (it needs a script change); in the correlation "
+        "they count with held-out P@1 only, pooled with any synthetic cells."
+    )
+
+
+def collect(out: Path, rows: list, tasks: list, seeds: list, natural: frozenset = frozenset()) -> None:
+    """results.csv, results.md and the plot of ROWS; NATURAL: the transform names of natural
+    pairs (cell_transform), whose rows get no paper figures."""
     fields = (
         ["objective", "transform", "seed"]
         + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
@@ -656,6 +681,9 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
             f"| {objective} | {transform} |{scores} {column(runs, 'paper_p1_nn')} | "
             f"{column(runs, 'heldout_p1_nn')} | {column(runs, 'heldout_p1_csls')} | {loss_text} |"
         )
+    shown_natural = [t for t in dict.fromkeys(t for _, t in groups) if t in natural]
+    if shown_natural:
+        lines += ["", natural_note(shown_natural)]
     lines += [
         "",
         "Correlation of alignment with Δ = B_Z − B_S across cells (cell means; 95 % "
@@ -663,9 +691,10 @@ def collect(out: Path, rows: list, tasks: list, seeds: list) -> None:
         "transfer gap — the paper's sign):",
         *correlation_lines(groups, tasks),
     ]
-    if len({t for _, t in groups}) > 1 or len(tasks) > 1:  # a grid: the paper's table too
-        lines += ["", *paper_shape_lines(groups, tasks)]
-        ordering = ordering_lines(groups, tasks)
+    synthetic = {cell: runs for cell, runs in groups.items() if cell[1] not in natural}
+    if synthetic and (len({t for _, t in groups}) > 1 or len(tasks) > 1):  # a grid: the paper's table too
+        lines += ["", *paper_shape_lines(synthetic, tasks)]
+        ordering = ordering_lines(synthetic, tasks)
         if ordering:
             lines += ["", "The objectives' order by Δ against the paper's:", *ordering]
     write_text_atomic(out / "results.md", "\n".join(lines) + "\n")
@@ -789,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         action="append",
         required=True,
-        help="prepared pair directory (repeat for several transforms)",
+        help="prepared pair directory, synthetic or natural (repeat for several transforms or pairs)",
     )
     for task, what in (("pos", "POS"), ("ner", "NER"), ("nli", "NLI")):
         p.add_argument(
@@ -886,7 +915,7 @@ def main(argv=None) -> int:
             prepared = PreparedPair.load(pair)
         except PairError as err:
             raise SystemExit(f"error: --pair {err}") from None
-        transform = prepared.transform or prepared.root.name
+        transform = cell_transform(prepared)
         if transform in pair_of_transform:  # its cells would be the other pair's directories
             raise SystemExit(
                 f"error: --pair {pair} and --pair {pair_of_transform[transform]} are both "
@@ -942,7 +971,7 @@ def main(argv=None) -> int:
         )
     if args.only_cell:
         return 0
-    collect(args.out, rows, tasks, seeds)
+    collect(args.out, rows, tasks, seeds, frozenset(cell_transform(p) for p in pairs if p.transform is None))
     print((args.out / "results.md").read_text())
     print(
         f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "

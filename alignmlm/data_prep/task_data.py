@@ -35,7 +35,11 @@ def argument_parser(doc: str, transform_required: bool = True) -> argparse.Argum
     with another source of the second language (TRANSFORM_REQUIRED False) checks that exactly
     one is given."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--transform", required=transform_required, help="e.g. trans+inv (as for prepare_pair)")
+    p.add_argument(
+        "--transform",
+        required=transform_required,
+        help="the transform of the synthetic second language, e.g. trans+inv (as for prepare_pair)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
         "--seed", type=int, default=None, help=f"seed of perm (as for prepare_pair; default {SEED})"
