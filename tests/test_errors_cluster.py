@@ -149,7 +149,7 @@ class FakeCell:
     def __init__(self, monkeypatch, out: Path, pair: Path, pos: Path):
         self.model, self.ran = b"model A", []
         self.cell = compare.Cell(out, "mlm", "trans+inv", 1, 0, ["pos"])
-        self.args = argparse.Namespace(pair=[pair], pos=[pos], recipe={"max_update": 20})
+        self.args = argparse.Namespace(pair=[pair], pos=[pos], recipe={"max_update": 20}, analyze=False)
         self.settings = {"tasks": {"pos": "fingerprint"}, "finetune": {"recipe": "quick"}}
         monkeypatch.setattr(compare, "run", self.run)
         monkeypatch.setattr(compare.finetune, "transfer", self.transfer)
@@ -335,7 +335,7 @@ def variables(manifest_pair, tmp_path):
         (
             {"OBJECTIVE": "../run/cpu"},
             "error: OBJECTIVE=../run/cpu: expected the plain name of a file in configs/objective/: "
-            "align_mlm dict_mlm mlm xlm",
+            "align_mlm align_mlm_contrastive dict_mlm mlm xlm",
         ),
         (
             {"RUN": "../objective/mlm"},

@@ -213,7 +213,7 @@ def test_a_truncated_or_foreign_checkpoint_is_one_line(kind, pair, tmp_path):
         ),
         (
             ["--", "criterion.align_loss=dot"],
-            "hydra override 'criterion.align_loss=dot': Invalid value 'dot', expected one of [cosine, l2]",
+            "hydra override 'criterion.align_loss=dot': Invalid value 'dot', expected one of [cosine, l2, contrastive]",
         ),
     ],
 )

@@ -97,7 +97,7 @@ def test_unset_variable_is_an_error_before_submission(variables, missing):
         ({"DEVICE": "cpu"}, "PRECISION=fp16 needs GPUs"),
         (
             {"OBJECTIVE": "tlm"},
-            "OBJECTIVE=tlm: expected the plain name of a file in configs/objective/: align_mlm dict_mlm mlm xlm",
+            "OBJECTIVE=tlm: expected the plain name of a file in configs/objective/: align_mlm align_mlm_contrastive dict_mlm mlm xlm",
         ),
         ({"NODES": "two"}, "NODES=two: expected a positive integer"),
         (
