@@ -22,6 +22,10 @@ COMMANDS = {
         "alignmlm.cli.evaluate_alignment",
         "word-embedding alignment of a checkpoint (P@1/P@5, NN and CSLS)",
     ),
+    "analyze": (
+        "alignmlm.cli.analyze",
+        "post-hoc Procrustes, layer-wise CKA and sentence retrieval, probe transfer of a checkpoint",
+    ),
     "alignment-curve": ("alignmlm.cli.alignment_curve", "alignment over training, from validation logs"),
     "finetune": ("alignmlm.cli.finetune", "zero-shot transfer: fine-tune on one language, test on both"),
     "compare": (

@@ -17,7 +17,9 @@ What is scored (MUSE's conventions, docs/evaluation.md, "Alignment metrics"):
   with a script change (twins i <-> i + V), the V source pieces shuffled with numpy seed 42, the
   last 40 % as queries, each retrieving by cosine among all V target-language rows. Their
   vocabulary doubles the special tokens too; ours has no twins for specials, so the V rows are
-  the pieces. Its queries include pieces the loss trained on.
+  the pieces. Its queries include pieces the loss trained on. Anchor pieces (prepare-pair
+  --anchor-fraction: shared by both languages, so trivially aligned) are left out of its
+  queries (`anchors_left_out` says how many), as they are out of the dictionary.
 All figures are percentages, but `anisotropy`: the mean cosine of random pairs of distinct
 pieces' input embeddings (10,000 pairs, fixed seed; specials left out), from about 0 for a
 well-spread space to 1 when every embedding points one way -- the collapse an alignment loss can
@@ -101,6 +103,8 @@ class AlignmentBenchmark:
 
         self.first_piece = dictionary.nspecial
         self.twin_offset = pair.twin_offset
+        # anchors (pieces both languages share: one row, aligned by construction) never score
+        self.anchor_rows = frozenset(dictionary.index(p) - self.first_piece for p in pair.anchors)
         logger.info(
             "alignment benchmark of %s: %d source words, %d candidate target words; "
             "queries: %s; %d words out of vocabulary",
@@ -114,9 +118,31 @@ class AlignmentBenchmark:
     @torch.no_grad()
     def evaluate(self, model) -> dict:
         source_rows, target_rows = language_embeddings(model, 0), language_embeddings(model, 1)
-        device = source_rows.device
-        sources = bag_means(source_rows, self.source_bags.to(device))
-        targets = bag_means(target_rows, self.target_bags.to(device))
+        result = self.score(*self.word_vectors(source_rows, target_rows))
+        result["paper"] = self._paper_protocol(source_rows, target_rows)
+        result["anisotropy"] = round(anisotropy(input_embedding_matrix(model)[self.first_piece :]), 4)
+        return result
+
+    def word_vectors(self, source_rows: torch.Tensor, target_rows: torch.Tensor) -> tuple:
+        """(sources [S, D], targets [T, D]): every source and candidate word as the mean of its
+        pieces' rows, from the embedding tables of language 1 and language 2."""
+        sources = bag_means(source_rows, self.source_bags.to(source_rows.device))
+        targets = bag_means(target_rows, self.target_bags.to(target_rows.device))
+        return sources, targets.to(sources.device)
+
+    def train_pairs(self, sources: torch.Tensor, targets: torch.Tensor) -> tuple:
+        """Matched rows (source words, their translations) of the pairs the alignment loss may
+        use: what a supervised map (Procrustes) is fit on, as MUSE fits it on its train split."""
+        if "train" not in self.pair_rows:
+            raise ValueError(f"{self.pair_dir}/dict/train.txt has no pairs in the vocabulary")
+        s, t = self.pair_rows["train"]
+        return sources[s.to(sources.device)], targets[t.to(targets.device)]
+
+    @torch.no_grad()
+    def score(self, sources: torch.Tensor, targets: torch.Tensor) -> dict:
+        """Word retrieval of each split's queries among all candidate words, and the mean cosine
+        of each split's pairs, for word vectors as `word_vectors` gives them (or mapped)."""
+        device = sources.device
         depth = min(5, len(self.targets))
         r_source = mean_top_k_cosine(targets, sources, CSLS_NEIGHBOURS)  # CSLS's r_S, once
         result = {
@@ -151,8 +177,6 @@ class AlignmentBenchmark:
             for split, (s, t) in self.pair_rows.items()
             if len(s)
         }
-        result["paper"] = self._paper_protocol(source_rows, target_rows)
-        result["anisotropy"] = round(anisotropy(input_embedding_matrix(model)[self.first_piece :]), 4)
         return result
 
     def _paper_protocol(self, source_rows: torch.Tensor, target_rows: torch.Tensor) -> dict:
@@ -165,16 +189,21 @@ class AlignmentBenchmark:
             }
         order = list(range(v))
         np.random.RandomState(PAPER_SEED).shuffle(order)  # as their np.random.seed(42); shuffle
-        query = torch.tensor(order[-int(v * PAPER_QUERY_FRACTION) :])
+        query = [q for q in order[-int(v * PAPER_QUERY_FRACTION) :] if q not in self.anchor_rows]
+        anchors_left_out = int(v * PAPER_QUERY_FRACTION) - len(query)
+        query = torch.tensor(query)
         top = retrieve(
             source_rows[first : first + v][query.to(source_rows.device)],
             target_rows[first + v : first + 2 * v],
             k=1,
         )
-        return {
+        result = {
             "queries": int(len(query)),
             "p1_nn": round(100.0 * (top[:, 0].cpu() == query).float().mean().item(), 2),
         }
+        if anchors_left_out:
+            result["anchors_left_out"] = anchors_left_out
+        return result
 
 
 def anisotropy(rows: torch.Tensor, pairs: int = ANISOTROPY_PAIRS, seed: int = ANISOTROPY_SEED) -> float:
