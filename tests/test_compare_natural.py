@@ -23,7 +23,7 @@ def test_compare_runs_a_natural_pairs_cells_with_pos_transfer(tmp_path):
     out = tmp_path / "out"
     proc = run([sys.executable, "-m", "alignmlm", "compare", "--pair", pair, "--pos", pos, "--out", out,
                 "--objectives", "mlm,xlm", "--seeds", "1", "--jobs", "2", "--max-update", "20",
-                "--finetune-updates", "20"])  # fmt: skip
+                "--finetune-updates", "20", "--analyze"])  # fmt: skip
     assert "warning" not in proc.stderr  # the task data names the pair's languages
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [(r["objective"], r["transform"]) for r in rows] == [("mlm", "en-tr"), ("xlm", "en-tr")]
@@ -40,12 +40,20 @@ def test_compare_runs_a_natural_pairs_cells_with_pos_transfer(tmp_path):
         alignment = json.loads((cell / "alignment.json").read_text())
         assert float(r["heldout_p1_nn"]) == alignment["heldout"]["p1_nn"]
         assert r["paper_p1_nn"] == ""  # the paper's protocol needs a script change
+        # --analyze: the cell's analysis, on the pair's parallel validation text and the POS data
+        analysis = json.loads((cell / "analysis.json").read_text())
+        assert float(r["procrustes_heldout_p1_nn"]) == analysis["procrustes"]["after"]["heldout"]["p1_nn"]
+        assert float(r["cka_last_layer"]) == analysis["layers"]["per_layer"][-1]["cka"]
+        assert float(r["probe_transfer_last_layer"]) == analysis["probe"]["per_layer"][-1]["accuracy_2"]
+        assert analysis["procrustes"]["before"]["heldout"] == alignment["heldout"]
+        assert analysis["layers"]["sentences"] + analysis["layers"]["left_out_longer_than_the_model"] == 50
     table = (out / "results.md").read_text()
     assert "| mlm | en-tr | " in table and "| xlm | en-tr | " in table
     assert "Natural pairs (en-tr): language 2 is a language of its own" in table
     assert "*paper*" not in table and "In the paper's shape" not in table
     assert "- POS, alignment P@1, paper protocol: a correlation needs at least 3 cells" in table
-    assert (out / "alignment_vs_transfer.png").stat().st_size > 0
+    assert (out / "alignment_vs_transfer.png").stat().st_size > 0 and (out / "layers.png").stat().st_size > 0
+    assert "| mlm | en-tr | " in table[table.index("Analysis (alignmlm analyze") :]
 
 
 def natural_rows(seeds=(1, 2)) -> list:

@@ -86,6 +86,14 @@ ALIGNMENT_COLUMNS = [
     "heldout_p5_csls",
     "train_p1_nn",
 ]
+# --analyze: alignmlm analyze's headline figures per cell (the last layer: the one fine-tuning uses)
+ANALYSIS_COLUMNS = [
+    "procrustes_heldout_p1_nn",
+    "procrustes_heldout_p1_csls",
+    "cka_last_layer",
+    "sentence_p1_last_layer",
+    "probe_transfer_last_layer",
+]
 # the splits finetune.transfer reads (B_Z trains on train, selects on valid; B_S on the derived
 # ones; both are tested on test_derived), in the file formats each task reads
 TASK_SPLITS = ("train", "valid", "train_derived", "valid_derived", "test_derived")
@@ -217,6 +225,7 @@ def pretraining_recipe(args) -> dict:
         "max_tokens": cfg.dataset.max_tokens,
         "update_freq": cfg.optimization.update_freq[0],
         **({"batch_size": cfg.dataset.batch_size} if cfg.dataset.batch_size else {}),
+        **({"unified_output": True} if args.unified_output else {}),  # recorded only when used
     }
 
 
@@ -408,6 +417,7 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
                 if name in RECIPE_FLAGS or name in RECIPE_GROUPS
                 for x in (f"--{name.replace('_', '-')}", value)
             ],
+            *(["--unified-output"] if args.recipe.get("unified_output") else []),
             "--save-interval-updates",
             args.recipe["max_update"],
             "--",
@@ -451,6 +461,27 @@ def alignment(cell: Cell, pair: Path, env: dict) -> dict:
     return json.loads(out.read_text())
 
 
+def analysis(cell: Cell, pair: Path, pos: Path | None, env: dict) -> dict:
+    out = cell.dir / "analysis_eval.json"
+    command = [sys.executable, "-m", "alignmlm", "analyze", "--checkpoint", checkpoint_path(cell.dir)]
+    command += ["--pair", pair, "--output", out] + (["--pos", pos] if pos is not None else [])
+    run(command, cell.dir / "analysis.stdout", env)
+    return json.loads(out.read_text())
+
+
+def analysis_scores(result: dict) -> dict:
+    """ANALYSIS_COLUMNS of an `alignmlm analyze` result (probe: None without --pos)."""
+    last = result["layers"]["per_layer"][-1]
+    probe = result.get("probe", {}).get("per_layer")
+    return {
+        "procrustes_heldout_p1_nn": result["procrustes"]["after"]["heldout"]["p1_nn"],
+        "procrustes_heldout_p1_csls": result["procrustes"]["after"]["heldout"]["p1_csls"],
+        "cka_last_layer": last["cka"],
+        "sentence_p1_last_layer": last["retrieval_p1_1to2"],
+        "probe_transfer_last_layer": probe[-1]["accuracy_2"] if probe else None,
+    }
+
+
 def task_scores(task: str, result: dict) -> dict:
     """The row's B_S, B_Z and delta of a transfer result, in the task's metric (TASK_METRIC):
     NER is scored by entity span F1 as the paper does (its token accuracy stays in ner.json)."""
@@ -479,6 +510,12 @@ def run_cell(args, cell: Cell, settings: dict, env: dict) -> dict:
         **{c: scores.get(c) for c in ALIGNMENT_COLUMNS},
         "valid_mlm_loss": pre["valid_mlm_loss"],
     }
+    if args.analyze:
+        pos = args.pos[cell.k] if "pos" in cell.tasks else None
+        res = step(
+            cell.dir, "analysis", f"{cell.name}: analysis", lambda: analysis(cell, pair, pos, env), sha
+        )
+        row.update(analysis_scores(res))
     for task in cell.tasks:
         data = getattr(args, task)[cell.k]
 
@@ -516,6 +553,14 @@ def mean_std(values: list) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f} (1)"
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({len(values)})"
+
+
+def cka_column(runs: list) -> str:
+    """CKA (in [0, 1]) as mean ± std with three decimals."""
+    values = [r["cka_last_layer"] for r in runs if r.get("cka_last_layer") is not None]
+    if len(values) > 1:
+        return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f} ({len(values)})"
+    return f"{values[0]:.3f}" if values else "—"
 
 
 def mean_of(runs: list, key: str) -> float | None:
@@ -656,6 +701,7 @@ def collect(out: Path, rows: list, tasks: list, seeds: list, natural: frozenset 
         + [f"{t}_{k}" for t in tasks for k in ("B_S", "B_Z", "delta")]
         + ALIGNMENT_COLUMNS
         + ["valid_mlm_loss"]
+        + (ANALYSIS_COLUMNS if any("cka_last_layer" in r for r in rows) else [])
     )
 
     table = io.StringIO(newline="")
@@ -681,6 +727,25 @@ def collect(out: Path, rows: list, tasks: list, seeds: list, natural: frozenset 
             f"| {objective} | {transform} |{scores} {column(runs, 'paper_p1_nn')} | "
             f"{column(runs, 'heldout_p1_nn')} | {column(runs, 'heldout_p1_csls')} | {loss_text} |"
         )
+    if "cka_last_layer" in fields:
+        lines += [
+            "",
+            "Analysis (alignmlm analyze, docs/analysis.md): held-out P@1 after an orthogonal map fit "
+            "on the training pairs; at the last layer, linear CKA and sentence retrieval P@1 (1→2) on "
+            "the parallel validation sentences, and the UPOS probe fit on language 1, scored on 2:",
+            "",
+            "| objective | transform | Procrustes P@1 NN | Procrustes P@1 CSLS | CKA | sentence P@1 | "
+            "probe on language 2 |",
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {objective} | {transform} | "
+                + " | ".join(
+                    column(runs, c) if c != "cka_last_layer" else cka_column(runs) for c in ANALYSIS_COLUMNS
+                )
+                + " |"
+                for (objective, transform), runs in groups.items()
+            ),
+        ]
     shown_natural = [t for t in dict.fromkeys(t for _, t in groups) if t in natural]
     if shown_natural:
         lines += ["", natural_note(shown_natural)]
@@ -752,6 +817,32 @@ def plot(path: Path, groups: dict, tasks: list) -> None:
 
 
 # ---------------------------------------------------------------------------- driver
+
+
+def plot_cell_layers(path: Path, cells: list) -> None:
+    """analyze's per-layer figures, one line per objective x pair (the mean over its seeds)."""
+    from alignmlm.cli.analyze import plot_layers
+
+    by_line: dict = {}
+    for cell in cells:
+        result = json.loads((cell.dir / "analysis.json").read_text())
+        by_line.setdefault(f"{cell.objective} ({cell.transform})", []).append(result)
+    plot_layers(path, {label: mean_layers(results) for label, results in by_line.items()})
+
+
+def mean_layers(results: list) -> dict:
+    """The per-layer figures of several analyze results (seeds), averaged layer by layer."""
+    mean = {}
+    for group in ("layers", "probe"):
+        if all(group in r for r in results):
+            rows = [r[group]["per_layer"] for r in results]
+            mean[group] = {
+                "per_layer": [
+                    {key: float(np.mean([run[k][key] for run in rows])) for key in rows[0][k]}
+                    for k in range(len(rows[0]))
+                ]
+            }
+    return mean
 
 
 def finished(cell: Cell) -> bool:
@@ -842,6 +933,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="cells run side by side on this machine")
     p.add_argument("--out", type=Path, required=True, help="results directory")
     train.add_setting_flags(p, RECIPE_FLAGS)  # as alignmlm train's, for every cell
+    p.add_argument("--unified-output", action="store_true", help=train.UNIFIED_OUTPUT_HELP + " (every cell)")
     for group, what in (
         ("run", "devices of each cell's pretraining (e.g. gpu1 on a SLURM GPU node)"),
         ("size", "the paper's model, batch and schedule for every cell (default: the tiny CPU recipe)"),
@@ -859,6 +951,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="quick recipe: fine-tuning updates per run (default: the recipe's "
         f"{finetune.RECIPES['quick'].updates})",
+    )
+    p.add_argument(
+        "--analyze",
+        action="store_true",
+        help="also run alignmlm analyze on every cell (post-hoc Procrustes P@1, CKA and sentence "
+        "retrieval by layer, the UPOS probe across languages with --pos): a table in results.md, "
+        "columns in results.csv, OUT/layers.png with one line per objective",
     )
     p.add_argument(
         "--slurm",
@@ -972,6 +1071,8 @@ def main(argv=None) -> int:
     if args.only_cell:
         return 0
     collect(args.out, rows, tasks, seeds, frozenset(cell_transform(p) for p in pairs if p.transform is None))
+    if args.analyze:
+        plot_cell_layers(args.out / "layers.png", cells)
     print((args.out / "results.md").read_text())
     print(
         f"results: {args.out / 'results.csv'}, {args.out / 'results.md'}, "
