@@ -22,6 +22,7 @@ from .errors import InputError
 MANIFEST = "pair.json"
 FORMAT_VERSION = 2  # 2: the bilingual dictionary is split by source word
 PARALLEL_SUBDIR = "para"  # bin/para/: the sentence-aligned streams (TLM's) of a pair
+ANCHORS_FILE = "anchors.txt"  # dict/anchors.txt: pieces shared by both languages (--anchor-fraction)
 
 
 class PairError(InputError):
@@ -97,6 +98,15 @@ class PreparedPair:
     def twin_offset(self) -> int:
         """The derived language's twin of dictionary id i is i + twin_offset (0: no twins)."""
         return int(self.manifest.get("twin_offset", 0))
+
+    @property
+    def anchors(self) -> frozenset:
+        """Pieces that trans left shared by both languages (prepare-pair --anchor-fraction):
+        `§word`'s pieces among them are the original pieces, not twins. Empty: none."""
+        path = self.root / "dict" / ANCHORS_FILE
+        if not self.manifest.get("anchors") or not path.is_file():
+            return frozenset()
+        return frozenset(path.read_text(encoding="utf-8").split("\n")) - {""}
 
     def bilingual_dictionary(self, split: str = "all") -> Path:
         """dict/all.txt, dict/train.txt (what objectives train on) or dict/heldout.txt."""

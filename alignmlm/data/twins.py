@@ -10,8 +10,10 @@ def twin_piece(piece: str) -> str:
     return TWIN_MARK + piece
 
 
-def word_pieces(word: str, encode) -> list:
-    """Pieces of a word; `encode(text) -> pieces` is the pair's sentencepiece model."""
+def word_pieces(word: str, encode, anchors: frozenset = frozenset()) -> list:
+    """Pieces of a word; `encode(text) -> pieces` is the pair's sentencepiece model. ANCHORS:
+    pieces the script change leaves as they are (prepare-pair --anchor-fraction), in both
+    languages."""
     if word.startswith(TWIN_MARK) and len(word) > len(TWIN_MARK):
-        return [twin_piece(p) for p in encode(word[len(TWIN_MARK):])]
+        return [p if p in anchors else twin_piece(p) for p in encode(word[len(TWIN_MARK):])]
     return encode(word)

@@ -39,10 +39,21 @@ def write_fairseq_dictionary(path: Path, tokens: Sequence[tuple[str, int]]) -> N
         f.writelines(f"{token} {count}\n" for token, count in tokens)
 
 
-def synthetic_pairs(pieces: Sequence[str], trans: bool) -> list[tuple[str, str]]:
+def synthetic_pairs(pieces: Sequence[str], trans: bool, anchors: Sequence[int] = ()) -> list[tuple[str, str]]:
     """Ground truth for a derived language: every piece (but <unk>) with its twin, or with
-    itself when the script is unchanged."""
-    return [(p, twin_piece(p) if trans else p) for p in pieces[1:]]
+    itself when the script is unchanged. ANCHORS (piece ids) are left out: a piece shared by
+    both languages is one embedding row, aligned by construction, and would inflate P@1."""
+    shared = frozenset(anchors)
+    return [(p, twin_piece(p) if trans else p) for i, p in enumerate(pieces) if i and i not in shared]
+
+
+def choose_anchors(n_pieces: int, fraction: float, seed: int) -> list[int]:
+    """Sorted ids of the anchor pieces: round(FRACTION x (N_PIECES - 1)) of the sentencepiece ids
+    1..N_PIECES-1 (<unk>, id 0, is never one), drawn with SEED (the pair's: the same pieces for
+    every objective pretrained on the pair)."""
+    count = round(fraction * (n_pieces - 1))
+    chosen = np.random.default_rng(seed).permutation(np.arange(1, n_pieces))[:count]
+    return sorted(int(i) for i in chosen)
 
 
 def parse_band(text: str | None) -> tuple[int, int] | None:

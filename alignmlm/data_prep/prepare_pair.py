@@ -72,11 +72,12 @@ from alignmlm.data.parallel_text import read_parallel
 from alignmlm.errors import reported
 
 from ..errors import InputError
-from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
+from ..pair import ANCHORS_FILE, FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from .binarize import fairseq_preprocess, link_or_copy
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
+    choose_anchors,
     dictionary_coverage,
     joint_tokens,
     pairs_in_corpora,
@@ -184,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         "0 (default): every pair",
     )
     p.add_argument(
+        "--anchor-fraction",
+        type=float,
+        default=0.0,
+        help="synthetic pair with trans: this share of the pieces (drawn with --seed) keeps its "
+        "original form in language 2, shared by both languages (anchor points, Conneau et al. "
+        "2020; mOthello's anchor tokens); the others get twins. Anchors are listed in "
+        "dict/anchors.txt and left out of the bilingual dictionary, so that no objective trains "
+        "on them and P@1 never counts them. 0 (default): no piece is shared",
+    )
+    p.add_argument(
         "--heldout-band",
         metavar="FIRST-LAST",
         help="hold out the source words ranked FIRST..LAST-1 by frequency in language "
@@ -254,6 +265,16 @@ def check_args(args: argparse.Namespace) -> str:
         raise InputError(
             "--dict-min-count filters a natural pair's dictionary; a synthetic pair's dictionary "
             "is its vocabulary (every piece and its twin)"
+        )
+    if not (math.isfinite(args.anchor_fraction) and 0.0 <= args.anchor_fraction < 1.0):
+        raise InputError(
+            f"--anchor-fraction must be in [0, 1) (the share of pieces shared by both languages), "
+            f"got {args.anchor_fraction}"
+        )
+    if args.anchor_fraction and (args.transform is None or "trans" not in parse_transforms(args.transform)):
+        raise InputError(
+            "--anchor-fraction needs a synthetic pair with a script change (--transform trans...): "
+            "without trans every piece is shared already"
         )
     parse_heads(args.syn_heads)
     if args.transform is not None:
@@ -336,6 +357,8 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
     }
     if args.dict_min_count:  # recorded only when used: older pairs keep their settings
         wanted["dict_min_count"] = args.dict_min_count
+    if args.anchor_fraction:
+        wanted["anchor_fraction"] = args.anchor_fraction
     if "syn_treebank" in inputs:
         wanted["syn_heads"] = ",".join(parse_heads(args.syn_heads))
     return wanted
@@ -521,8 +544,14 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     stats["seconds"]["encode"] = time.perf_counter() - t
     t = time.perf_counter()
     # a CoNLL-U sentence is one sentence (as in task data); a text line may hold several
+    anchors = choose_anchors(len(pieces), args.anchor_fraction, args.seed) if args.anchor_fraction else []
     derive = PieceSentenceTransform(
-        pieces, transforms, seed=args.seed, split_sentences=not conllu, trees=orders is not None
+        pieces,
+        transforms,
+        seed=args.seed,
+        split_sentences=not conllu,
+        trees=orders is not None,
+        anchors=anchors,
     )
     units = word_units(sp, derive, sentences, encoded, stats) if conllu else [None] * len(encoded)
     lang1_text = [" ".join([pieces[i] for i in ids]) for ids in encoded]
@@ -539,8 +568,17 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
     tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
     write_fairseq_dictionary(out / "bin" / "dict.txt", tokens)
-    pairs = synthetic_pairs(pieces, trans)
+    pairs = synthetic_pairs(pieces, trans, anchors)
+    if anchors:
+        write_lines(out / "dict" / ANCHORS_FILE, [pieces[i] for i in anchors])
+        logger.info(
+            "anchors: %d of %d pieces shared by both languages (dict/%s); left out of the dictionary",
+            len(anchors),
+            len(pieces) - 1,
+            ANCHORS_FILE,
+        )
     return {
+        "anchors": len(anchors),
         "dictionary_units": "pieces",
         "vocab_per_language": len(pieces) - 1,
         "twin_offset": len(pieces) - 1 if trans else 0,

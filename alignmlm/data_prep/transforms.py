@@ -193,7 +193,8 @@ class PieceSentenceTransform:
     list operations (the benchmark's 'transform step'). SPLIT_SENTENCES: a line is split into
     sentences at final-punctuation units (plain text); False for a CoNLL-U corpus, whose
     sentences are one sentence each, as in task data. TREES: the caller gives each sentence's
-    syn word order (derive_ids' word_order), so syn is allowed.
+    syn word order (derive_ids' word_order), so syn is allowed. ANCHORS: ids of pieces that
+    trans leaves as they are (shared by both languages; Conneau et al.'s anchor points).
     """
 
     def __init__(
@@ -204,6 +205,7 @@ class PieceSentenceTransform:
         unk_id: int = 0,
         split_sentences: bool = True,
         trees: bool = False,
+        anchors: Sequence[int] = (),
     ):
         if not trees:
             refuse_syn(transforms)
@@ -218,8 +220,9 @@ class PieceSentenceTransform:
         self.final_end = frozenset(i for i, kind in enumerate(self.punct_kind) if kind == 2)
         self.order_fns = word_order_functions(transforms, seed)
         use_trans = "trans" in transforms
+        keep = frozenset(anchors) | {unk_id}  # anchors: pieces trans leaves shared
         self.out_pieces = [
-            twin_piece(p) if use_trans and i != unk_id else p for i, p in enumerate(self.pieces)
+            twin_piece(p) if use_trans and i not in keep else p for i, p in enumerate(self.pieces)
         ]
 
     def units(self, ids: Sequence[int]) -> list[list[int]]:

@@ -64,11 +64,17 @@ class FinetuningTask(FairseqTask):
     cfg: FinetuningConfig
 
     def __init__(
-        self, cfg: FinetuningConfig, dictionary: Dictionary, dictionary_path: Path, twins: bool = True
+        self,
+        cfg: FinetuningConfig,
+        dictionary: Dictionary,
+        dictionary_path: Path,
+        twins: bool = True,
+        anchors: frozenset = frozenset(),
     ):
         super().__init__(cfg)
         self.dictionary, self.dictionary_path = dictionary, dictionary_path
         self.twins = twins  # `§word` -> the twins of its pieces (a pair whose pieces have twins)
+        self.anchors = anchors  # ... but for the pieces both languages share
         self.labels = [label.strip() for label in cfg.labels.split(",") if label.strip()]
         self.label_index = {label: i for i, label in enumerate(self.labels)}
         self.sp = spm.SentencePieceProcessor(model_file=str(Path(cfg.pair) / "spm.model"))
@@ -78,17 +84,18 @@ class FinetuningTask(FairseqTask):
         dict_path = Path(cfg.pair) / "bin" / "dict.txt"
         if not dict_path.is_file():
             raise InputError(f"{dict_path} not found: --pair must be a prepared pair directory")
-        twins = PreparedPair.load(cfg.pair).twin_offset > 0  # 0: natural, or synthetic without trans
+        pair = PreparedPair.load(cfg.pair)
+        twins = pair.twin_offset > 0  # 0: natural, or synthetic without trans
         try:
             dictionary = Dictionary.load(str(dict_path))
             dictionary.add_symbol("<mask>")  # as in pretraining, so embedding sizes match
-            return cls(cfg, dictionary, dict_path, twins)
+            return cls(cfg, dictionary, dict_path, twins, pair.anchors)
         except OSError as err:  # an unreadable dictionary or spm.model: one line, not a traceback
             raise InputError(describe_os_error(err)) from None
 
     def word_ids(self, word: str) -> list:
         """Dictionary ids of a word's pieces (`§word`: the twins of the pieces, if the pair has them)."""
-        pieces = word_pieces(word, self._encode) if self.twins else self._encode(word)
+        pieces = word_pieces(word, self._encode, self.anchors) if self.twins else self._encode(word)
         return [self.dictionary.index(p) for p in pieces]
 
     def _encode(self, text: str) -> list:
