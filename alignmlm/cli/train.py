@@ -58,6 +58,10 @@ SETTINGS = {
     "log_interval": ("common.log_interval", int, "log training stats every N updates"),
     "seed": ("common.seed", int, "random seed"),
 }
+UNIFIED_OUTPUT_HELP = (
+    "mOthello's unified output space (task.unified_output=true): masked pieces of language 2 are "
+    "predicted as their language-1 originals; a synthetic pair with trans only"
+)
 LIST_SETTINGS = {"optimization.lr", "optimization.update_freq"}  # fairseq keeps one per epoch
 
 
@@ -127,6 +131,8 @@ def hydra_overrides(args: argparse.Namespace, extra: list) -> list[str]:
         value = getattr(args, name)
         if value is not None:
             overrides.append(f"{key}=[{value}]" if key in LIST_SETTINGS else f"{key}={value}")
+    if args.unified_output:
+        overrides.append("++task.unified_output=true")
     # `++`: set or add. The plugin's task, criterion and model fields are not in the composed
     # files until fairseq fills in the dataclass defaults, so a plain `key=value` would be refused.
     extra = [arg if arg.startswith("+") or "=" not in arg else "++" + arg for arg in extra]
@@ -328,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p.add_argument(f"--{group}", choices=choices(group), help=f"configs/{group}/: {what}")
     add_setting_flags(p, SETTINGS)
+    p.add_argument("--unified-output", action="store_true", help=UNIFIED_OUTPUT_HELP)
     p.add_argument(
         "--cpu-workers",
         type=int,

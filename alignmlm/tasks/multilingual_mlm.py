@@ -37,6 +37,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
 from ..config_checks import check_task_config
+from ..data.unified_output import UnifiedTargetDataset
 from ..errors import InputError, describe_os_error
 from ..kernels import describe, fused_kernels
 from ..pair import PARALLEL_SUBDIR, PreparedPair
@@ -65,6 +66,14 @@ class MultilingualMLMConfig(MaskedLMConfig):
             "help": "at every validation, score the input embeddings' word alignment against the "
             "prepared pair's bilingual dictionary (held-out and training source words, NN and "
             "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"
+        },
+    )
+    unified_output: bool = field(
+        default=False,
+        metadata={
+            "help": "mOthello's unified output space: the MLM target of a masked language-2 piece "
+            "is its language-1 original's id (a synthetic pair with trans, where the map is "
+            "known); the input is unchanged"
         },
     )
 
@@ -128,6 +137,12 @@ class MultilingualMLMTask(MaskedLMTask):
         )
         logger.info("languages (in language-id order): %s", ", ".join(self.langs))
         logger.info(describe(fused_kernels()))
+        if cfg.unified_output and (self.pair is None or not self.pair.twin_offset):
+            raise InputError(
+                "--unified-output needs a synthetic pair with a script change (--transform trans...): "
+                f"there each language-2 piece is the twin of a language-1 piece; {data_path} "
+                + ("is not a prepared pair" if self.pair is None else "has no twins")
+            )
         self.alignment_benchmark = None
         if cfg.eval_alignment and self.pair is not None:
             self.alignment_benchmark = AlignmentBenchmark(self.pair, self.dictionary)
@@ -190,6 +205,8 @@ class MultilingualMLMTask(MaskedLMTask):
             skip_masking=self.cfg.skip_masking,
         )
         src, tgt, extra_inputs = self.transform_masked(src, tgt, extra_inputs)
+        if self.cfg.unified_output:
+            tgt = UnifiedTargetDataset(tgt, self.source_dictionary.nspecial, self.pair.twin_offset)
         with data_utils.numpy_seed(self.cfg.seed):
             shuffle = np.random.permutation(len(src))
         net_input = {
