@@ -199,3 +199,31 @@ def test_compare_reports_the_analysis_of_each_cell(tmp_path):
         ]
         and "probe" not in mean
     )
+
+
+@pytest.mark.slow
+def test_two_monolingual_models(tiny_pair, tmp_path):
+    """Conneau et al.'s setting: one MLM trained on each language alone (`-- task.langs=L`, the
+    same pair's data and vocabulary); analyze --target-checkpoint takes language 2's rows from the
+    second model: its figures before the map are those of one table made of the two models'
+    rows (language 1's from the first, language 2's from the second)."""
+    from conftest import train
+
+    from alignmlm.checkpoint import load_checkpoint
+    from alignmlm.models.embeddings import input_embedding_matrix
+
+    first, second = tmp_path / "mlm_en", tmp_path / "mlm_derived"
+    train("mlm", tiny_pair, first, "--max-update", "20", overrides=["task.langs=en"])
+    train("mlm", tiny_pair, second, "--max-update", "20", overrides=["task.langs=en_trans_inv"])
+    out = tmp_path / "two.json"
+    run([sys.executable, "-m", "alignmlm", "analyze", "--checkpoint", first / "checkpoint_last.pt",
+         "--target-checkpoint", second / "checkpoint_last.pt", "--sentences", "20", "--output", out])  # fmt: skip
+    result = json.loads(out.read_text())
+    bench, d = benchmark(tiny_pair)
+    v, start = bench.twin_offset, d.nspecial
+    rows = input_embedding_matrix(load_checkpoint(first / "checkpoint_last.pt")[0]).detach().clone()
+    rows2 = input_embedding_matrix(load_checkpoint(second / "checkpoint_last.pt")[0]).detach()
+    rows[start + v : start + 2 * v] = rows2[start + v : start + 2 * v]
+    combined = bench.evaluate(FakeModel(rows))
+    assert result["procrustes"]["before"]["heldout"] == combined["heldout"]
+    assert result["target_checkpoint"] == str(second / "checkpoint_last.pt")

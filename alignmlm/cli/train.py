@@ -117,6 +117,11 @@ def check_extra(args: argparse.Namespace, extra: list) -> None:
 
 def hydra_overrides(args: argparse.Namespace, extra: list) -> list[str]:
     bin_dir, langs, _ = data_dir(args.data)
+    # `-- task.langs=en` trains on some of the pair's languages (e.g. one monolingual model per
+    # language): validate on those only
+    chosen = [a.split("=", 1)[1] for a in extra if a.lstrip("+").split("=", 1)[0] == "task.langs"]
+    if chosen and chosen[-1].strip():
+        langs = [lang.strip() for lang in chosen[-1].strip("'\"").split(",") if lang.strip()]
     overrides = [f"+objective={args.objective}"]
     overrides += [
         f"+{group}={getattr(args, group)}" for group in ("run", "size", "precision") if getattr(args, group)
