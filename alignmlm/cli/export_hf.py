@@ -642,6 +642,12 @@ def export(checkpoint: Path, out: Path, pair_dir: Path | None, overwrite: bool) 
     arch, settings = model_settings(cfg)
     task_name = check_task(cfg)
     pair = find_pair(cfg["task"]["data"], pair_dir)
+    if pair.anchors:  # the exported tokenizer would give anchor pieces their (unused) twins
+        raise ExportError(
+            f"{pair.root} shares {len(pair.anchors)} anchor pieces between its languages "
+            "(--anchor-fraction): the exported tokenizer does not know them yet; export a model "
+            "of a pair without anchors"
+        )
     check_vocabulary(state, pair, checkpoint)
     try:
         model, task = load_checkpoint(checkpoint, data=pair.bin_dir)
