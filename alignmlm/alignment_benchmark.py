@@ -38,7 +38,7 @@ from .data.alignment_pairs import pad_bags, word_tokenizer
 from .data.bilingual_dictionary import read_word_pairs
 from .models.embeddings import input_embedding_matrix, language_embeddings
 from .pair import PreparedPair
-from .retrieval import mean_top_k_cosine, precision_at_k, retrieve
+from .retrieval import mean_top_k_cosine, precision_at_k, retrieve, retrieve_nn_and_csls
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,10 @@ class AlignmentBenchmark:
         return sources[s.to(sources.device)], targets[t.to(targets.device)]
 
     @torch.no_grad()
-    def score(self, sources: torch.Tensor, targets: torch.Tensor) -> dict:
-        """Word retrieval of each split's queries among all candidate words, and the mean cosine
-        of each split's pairs, for word vectors as `word_vectors` gives them (or mapped)."""
+    def score(self, sources: torch.Tensor, targets: torch.Tensor, splits=SPLITS) -> dict:
+        """Word retrieval of the queries of SPLITS (each with its `_identical` part) among all
+        candidate words, and the mean cosine of their pairs, for word vectors as `word_vectors`
+        gives them (or mapped)."""
         device = sources.device
         depth = min(5, len(self.targets))
         r_source = mean_top_k_cosine(targets, sources, CSLS_NEIGHBOURS)  # CSLS's r_S, once
@@ -151,17 +152,14 @@ class AlignmentBenchmark:
             "out_of_vocabulary_words": len(self.out_of_vocabulary),
         }
         for name, (query, gold) in self.queries.items():
+            if name.removesuffix("_identical") not in splits:
+                continue
             scores = {"queries": int(len(query))}
             if len(query):
-                for method in ("nn", "csls"):
-                    top = retrieve(
-                        sources[query.to(device)],
-                        targets,
-                        k=depth,
-                        method=method,
-                        csls_k=CSLS_NEIGHBOURS,
-                        r_source=r_source,
-                    )
+                tops = retrieve_nn_and_csls(
+                    sources[query.to(device)], targets, r_source, k=depth, csls_k=CSLS_NEIGHBOURS
+                )
+                for method, top in zip(("nn", "csls"), tops):
                     for k, value in precision_at_k(top, gold, ks=sorted({1, depth})).items():
                         scores[f"p{k}_{method}"] = round(100.0 * value, 2)
             result[name] = scores
@@ -175,7 +173,7 @@ class AlignmentBenchmark:
                 4,
             )
             for split, (s, t) in self.pair_rows.items()
-            if len(s)
+            if len(s) and split in splits
         }
         return result
 

@@ -63,6 +63,10 @@ def test_nn_and_csls_retrieval_match_their_definitions():
         retrieve(torch.tensor(q), torch.tensor(c), k=5, method="csls", r_source=r_source), top_csls
     )
     assert (top_nn[:, 0] == 7).sum() > (top_csls[:, 0] == 7).sum()  # CSLS demotes the hub
+    from alignmlm.retrieval import retrieve_nn_and_csls
+
+    both = retrieve_nn_and_csls(torch.tensor(q), torch.tensor(c), r_source, k=5, chunk_bytes=4 * 50 * 7)
+    assert torch.equal(both[0], top_nn) and torch.equal(both[1], top_csls)  # one product, both methods
 
 
 def test_precision_at_k_counts_any_gold_translation():

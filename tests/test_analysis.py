@@ -114,8 +114,12 @@ def test_analyze_command(pretrained, tiny_pair, tiny_pos, tmp_path):
         ]
     )
     alignment = json.loads(evaluated.read_text())
-    for split in ("heldout", "train"):
-        assert result["procrustes"]["before"][split] == alignment[split]
+    assert (
+        set(result["procrustes"]["before"])
+        == {"heldout", "heldout_identical"}
+        == set(result["procrustes"]["after"])
+    )
+    assert result["procrustes"]["before"]["heldout"] == alignment["heldout"]
     assert result["procrustes"]["orthogonality_error"] < 1e-5
     assert result["layers"]["sentences"] == 50
     assert len(result["layers"]["per_layer"]) == 3 == len(result["probe"]["per_layer"])  # tiny: 2 layers
