@@ -3,7 +3,8 @@ across languages (alignmlm analyze): a language's sentences (or words) in, one [
 layer out, layer 0 being the input embeddings as the first Transformer layer sees them.
 
 Works for every objective's model: fairseq's RoBERTa (MLM, ALIGN-MLM) and the plugin's RoBERTa
-with language embeddings (XLM, DICT-MLM), which is given the language id of the side it encodes.
+with language embeddings (XLM, DICT-MLM) or language-specific layers (--shared-layers-from), which
+is given the language id of the side it encodes.
 """
 
 from __future__ import annotations
@@ -12,14 +13,8 @@ from collections.abc import Iterator
 
 import torch
 
+from .models.embeddings import needs_lang_ids, unwrapped
 from .representation_similarity import mean_pool
-
-
-def unwrapped(model):
-    """The fairseq model inside distributed wrappers (each keeps it in `.module`)."""
-    while not hasattr(model, "encoder") and hasattr(model, "module"):
-        model = model.module
-    return model
 
 
 def padded_batches(sentences: list, pad: int, batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -35,12 +30,12 @@ def padded_batches(sentences: list, pad: int, batch_size: int) -> Iterator[tuple
 @torch.no_grad()
 def layer_states(model, tokens: torch.Tensor, lang_id: int) -> list[torch.Tensor]:
     """[B, T, D] per layer (the embedding output first, then each layer's output) for tokens
-    [B, T]; a model with language embeddings adds LANG_ID's to every position."""
+    [B, T]; a model with language embeddings or layers reads every position as LANG_ID's."""
     encoder = unwrapped(model).encoder
     device = next(encoder.parameters()).device
     tokens = tokens.to(device)
     extra = {}
-    if getattr(encoder, "embed_langs", None) is not None:
+    if needs_lang_ids(encoder):
         extra["src_lang_ids"] = torch.full_like(tokens, lang_id)
     _, out = encoder.extract_features(tokens, return_all_hiddens=True, **extra)
     return [state.transpose(0, 1).float() for state in out["inner_states"]]

@@ -226,6 +226,7 @@ def pretraining_recipe(args) -> dict:
         "update_freq": cfg.optimization.update_freq[0],
         **({"batch_size": cfg.dataset.batch_size} if cfg.dataset.batch_size else {}),
         **({"unified_output": True} if args.unified_output else {}),  # recorded only when used
+        **({"shared_layers_from": args.shared_layers_from} if args.shared_layers_from else {}),
     }
 
 
@@ -418,6 +419,11 @@ def pretrain(args, cell: Cell, pair: Path, env: dict) -> dict:
                 for x in (f"--{name.replace('_', '-')}", value)
             ],
             *(["--unified-output"] if args.recipe.get("unified_output") else []),
+            *(
+                ["--shared-layers-from", args.recipe["shared_layers_from"]]
+                if args.recipe.get("shared_layers_from")
+                else []
+            ),
             "--save-interval-updates",
             args.recipe["max_update"],
             "--",
@@ -934,6 +940,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="results directory")
     train.add_setting_flags(p, RECIPE_FLAGS)  # as alignmlm train's, for every cell
     p.add_argument("--unified-output", action="store_true", help=train.UNIFIED_OUTPUT_HELP + " (every cell)")
+    p.add_argument(
+        "--shared-layers-from",
+        type=int,
+        default=0,
+        metavar="K",
+        help=train.SHARED_LAYERS_HELP + " (every cell)",
+    )
     for group, what in (
         ("run", "devices of each cell's pretraining (e.g. gpu1 on a SLURM GPU node)"),
         ("size", "the paper's model, batch and schedule for every cell (default: the tiny CPU recipe)"),

@@ -328,6 +328,12 @@ def model_settings(cfg: dict) -> tuple[str, Namespace]:
         )
     settings = Namespace(**model_cfg)
     ARCH_CONFIG_REGISTRY[arch](settings)  # the defaults the model was built with
+    if getattr(settings, "shared_layers_from", 0):
+        raise ExportError(
+            f"the model has language-specific layers (--shared-layers-from "
+            f"{settings.shared_layers_from}): transformers' RoBERTa has one copy of each layer, "
+            "so it cannot hold this model"
+        )
     for name, wanted in REQUIRED_SETTINGS.items():
         value = getattr(settings, name, None)
         if value != wanted:

@@ -62,6 +62,10 @@ UNIFIED_OUTPUT_HELP = (
     "mOthello's unified output space (task.unified_output=true): masked pieces of language 2 are "
     "predicted as their language-1 originals; a synthetic pair with trans only"
 )
+SHARED_LAYERS_HELP = (
+    "partial sharing (task.shared_layers_from=K, Conneau et al. 2020): layers 0 (the input "
+    "embeddings) .. K-1 have one copy per language, K and above are shared; 0 (default): all shared"
+)
 LIST_SETTINGS = {"optimization.lr", "optimization.update_freq"}  # fairseq keeps one per epoch
 
 
@@ -138,6 +142,8 @@ def hydra_overrides(args: argparse.Namespace, extra: list) -> list[str]:
             overrides.append(f"{key}=[{value}]" if key in LIST_SETTINGS else f"{key}={value}")
     if args.unified_output:
         overrides.append("++task.unified_output=true")
+    if args.shared_layers_from:
+        overrides.append(f"++task.shared_layers_from={args.shared_layers_from}")
     # `++`: set or add. The plugin's task, criterion and model fields are not in the composed
     # files until fairseq fills in the dataclass defaults, so a plain `key=value` would be refused.
     extra = [arg if arg.startswith("+") or "=" not in arg else "++" + arg for arg in extra]
@@ -247,9 +253,13 @@ def run_identity(args: argparse.Namespace, cfg) -> dict:
         "objective": args.objective,
         "task": cfg.task._name,
         "criterion": cfg.criterion._name,
-        # XLM and DICT-MLM train the language-embedding twin of the asked model (the checkpoint
-        # records it)
-        "arch": language_embedding_arch(arch) if has_language_embeddings(cfg.task._name) else arch,
+        # XLM and DICT-MLM, and partial sharing, train the roberta_lang twin of the asked model
+        # (the checkpoint records it)
+        "arch": (
+            language_embedding_arch(arch)
+            if has_language_embeddings(cfg.task._name) or cfg.task.get("shared_layers_from")
+            else arch
+        ),
         "data": str(data),
         "pair_fingerprint": fingerprint,
     }
@@ -340,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{group}", choices=choices(group), help=f"configs/{group}/: {what}")
     add_setting_flags(p, SETTINGS)
     p.add_argument("--unified-output", action="store_true", help=UNIFIED_OUTPUT_HELP)
+    p.add_argument("--shared-layers-from", type=int, default=0, metavar="K", help=SHARED_LAYERS_HELP)
     p.add_argument(
         "--cpu-workers",
         type=int,

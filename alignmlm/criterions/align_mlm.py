@@ -84,11 +84,12 @@ class AlignMLMLoss(MaskedLmLoss):
         return pairs
 
     def alignment_term(self, model, update: int) -> torch.Tensor:
-        embeddings = input_embedding_matrix(model)
-        pairs = self._pairs(embeddings.device, update, model.training)
+        # language 1's and language 2's tables: one shared table unless --shared-layers-from
+        source_table, target_table = input_embedding_matrix(model, 0), input_embedding_matrix(model, 1)
+        pairs = self._pairs(source_table.device, update, model.training)
         return pair_loss(
-            bag_means(embeddings, pairs.source),
-            bag_means(embeddings, pairs.target),
+            bag_means(source_table, pairs.source),
+            bag_means(target_table, pairs.target),
             self.kind,
             self.temperature,
             pairs.source_word,

@@ -1,8 +1,9 @@
 """What the fine-tuning models (roberta_tagger, roberta_classifier) share: a RoBERTa encoder
 whose weights come from a pretraining checkpoint of this plugin (`--pretrained-checkpoint`),
 checked against the task's dictionary and the model size; a head of the subclass's own on top.
-A roberta_lang (XLM, DICT-MLM) checkpoint gives a roberta_lang encoder with its language embeddings; the
-task then passes each split's language id. Sizes: MODEL, MODEL_tiny, MODEL_align_paper."""
+A roberta_lang checkpoint (XLM, DICT-MLM, or any objective under --shared-layers-from) gives a
+roberta_lang encoder with its language embeddings or language-specific layers; the task then
+passes each split's language id. Sizes: MODEL, MODEL_tiny, MODEL_align_paper."""
 
 import torch
 from fairseq.models import register_model_architecture
@@ -48,9 +49,9 @@ class PretrainedEncoderModel(RobertaModel):
             if getattr(args, "pretrained_checkpoint", None)
             else None
         )
-        if pretrained is not None and "embed_langs.weight" in pretrained:
-            args.num_langs = pretrained["embed_langs.weight"].shape[0]
-        if getattr(args, "num_langs", 0):
+        if pretrained is not None:
+            args.num_langs, args.shared_layers_from, args.lang_branches = language_layout(pretrained)
+        if args.num_langs or args.shared_layers_from:
             encoder = RobertaLangEncoder(args, task.source_dictionary)
         else:
             encoder = RobertaEncoder(args, task.source_dictionary)
@@ -104,9 +105,24 @@ class PretrainedEncoderModel(RobertaModel):
         return features
 
 
+def language_layout(encoder_state: dict) -> tuple[int, int, int]:
+    """(num_langs, shared_layers_from, lang_branches) of a pretrained encoder, read from its
+    weights: a language-embedding table (XLM, DICT-MLM), per-language token tables and routed
+    layers (partial sharing: `extra_embed_tokens.L`, `sentence_encoder.layers.I.branches.L`)."""
+    num_langs = encoder_state["embed_langs.weight"].shape[0] if "embed_langs.weight" in encoder_state else 0
+    extra_tables = {k.split(".")[1] for k in encoder_state if k.startswith("extra_embed_tokens.")}
+    routed_layers = {k.split(".")[2] for k in encoder_state if ".branches." in k}
+    if not extra_tables:
+        return num_langs, 0, 0
+    return num_langs, len(routed_layers) + 1, len(extra_tables) + 1
+
+
 def finetuning_architecture(args):
-    """RoBERTa base, no language embeddings unless the checkpoint (XLM, DICT-MLM) brings them."""
+    """RoBERTa base, no language embeddings or language-specific layers unless the checkpoint
+    brings them."""
     args.num_langs = getattr(args, "num_langs", None) or 0
+    args.shared_layers_from = getattr(args, "shared_layers_from", None) or 0
+    args.lang_branches = getattr(args, "lang_branches", None) or 0
     base_architecture(args)
 
 

@@ -14,10 +14,8 @@ from contextlib import nullcontext
 from fairseq.data import ConcatDataset
 from omegaconf import OmegaConf, open_dict
 
-from ..data.token_features import ConstantTokenDataset, PositionDataset
 from ..errors import InputError
-from ..models.architectures import language_embedding_arch
-from .multilingual_mlm import split_languages
+from .multilingual_mlm import use_language_arch
 
 STREAM_FIELDS = ("tokens", "lang_ids", "positions")
 
@@ -35,10 +33,7 @@ class LanguageEmbeddingTask:
                 f"languages of the data ({', '.join(self.langs)})"
             )
         with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
-            arch = language_embedding_arch(getattr(cfg, "_name", None) or cfg.arch)
-            cfg._name = arch
-            if getattr(cfg, "arch", None):
-                cfg.arch = arch
+            use_language_arch(cfg)
             if num_langs == 0:  # default: one language embedding per language of the data
                 cfg.num_langs = len(self.langs)
         return super().build_model(cfg, from_checkpoint)
@@ -51,20 +46,9 @@ class LanguageEmbeddingTask:
         return tokens, {"src_lang_ids": lang_ids, "src_positions": positions}
 
     def token_streams(self, split, epoch, combine) -> list[dict]:
-        """[{'tokens', 'lang_ids', 'positions': dataset}]: each language's MLM blocks; XLM adds
-        its TLM samples."""
-        _, langs = split_languages(split, self.langs)
-        streams = []
-        for lang in langs:
-            blocks = self._load_dataset_split(f"{split}_{lang}" if len(langs) > 1 else split, epoch, combine)
-            streams.append(
-                {
-                    "tokens": blocks,
-                    "lang_ids": ConstantTokenDataset(blocks, self.langs.index(lang)),
-                    "positions": PositionDataset(blocks),
-                }
-            )
-        return streams
+        """[{'tokens', 'lang_ids', 'positions': dataset}]: each language's MLM blocks
+        (`language_streams`); XLM adds its TLM samples."""
+        return self.language_streams(split, epoch, combine)
 
 
 def has_language_embeddings(task_name: str) -> bool:

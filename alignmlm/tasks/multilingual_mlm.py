@@ -16,6 +16,7 @@ the objective: `align_heldout_p1_nn`, `align_heldout_p1_csls`, `align_train_p1_n
 import logging
 import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +35,15 @@ from fairseq.data import (
 )
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
+from omegaconf import OmegaConf, open_dict
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
 from ..config_checks import check_task_config
+from ..data.token_features import ConstantTokenDataset, PositionDataset
 from ..data.unified_output import UnifiedTargetDataset
 from ..errors import InputError, describe_os_error
 from ..kernels import describe, fused_kernels
+from ..models.architectures import language_embedding_arch
 from ..pair import PARALLEL_SUBDIR, PreparedPair
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,15 @@ class MultilingualMLMConfig(MaskedLMConfig):
             "help": "at every validation, score the input embeddings' word alignment against the "
             "prepared pair's bilingual dictionary (held-out and training source words, NN and "
             "CSLS, P@1 and P@5, the paper's protocol); needs DATA to be a prepared pair's bin/"
+        },
+    )
+    shared_layers_from: int = field(
+        default=0,
+        metadata={
+            "help": "partial sharing (Conneau et al. 2020), for any objective: layers 0 (the input "
+            "embeddings, with the tied output table) .. K-1 get one copy per language, each token "
+            "routed to its own language's; layers K and above are shared; 0: one shared model. "
+            "The model becomes the roberta_lang twin of --arch"
         },
     )
     unified_output: bool = field(
@@ -143,6 +156,13 @@ class MultilingualMLMTask(MaskedLMTask):
                 f"there each language-2 piece is the twin of a language-1 piece; {data_path} "
                 + ("is not a prepared pair" if self.pair is None else "has no twins")
             )
+        if cfg.shared_layers_from < 0:
+            raise InputError(f"--shared-layers-from {cfg.shared_layers_from}: expected >= 0")
+        if cfg.shared_layers_from and cfg.unified_output:
+            raise InputError(
+                "--unified-output and --shared-layers-from > 0 do not combine: with one embedding "
+                "table per language there is no single output space to unify"
+            )
         self.alignment_benchmark = None
         if cfg.eval_alignment and self.pair is not None:
             self.alignment_benchmark = AlignmentBenchmark(self.pair, self.dictionary)
@@ -155,6 +175,16 @@ class MultilingualMLMTask(MaskedLMTask):
             return super().setup_task(cfg, **kwargs)
         except OSError as err:  # a missing or unreadable data file: one line, not a traceback
             raise InputError(describe_os_error(err)) from None
+
+    def build_model(self, cfg, from_checkpoint=False):
+        """Under partial sharing, the roberta_lang twin of the asked architecture (the same size),
+        with one branch per language of the data."""
+        if self.cfg.shared_layers_from:
+            with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
+                use_language_arch(cfg)
+                cfg.shared_layers_from = self.cfg.shared_layers_from
+                cfg.lang_branches = len(self.langs)
+        return super().build_model(cfg, from_checkpoint)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         self.num_updates = update_num  # for weight schedules and the validation cache
@@ -228,8 +258,29 @@ class MultilingualMLMTask(MaskedLMTask):
 
     def build_token_dataset(self, split, epoch, combine):
         """(token dataset, {net_input name: per-token dataset}); MLM: the blocks of every
-        language concatenated, no extra inputs."""
-        return self._load_dataset_split(split, epoch, combine), {}
+        language concatenated, with each token's language id under partial sharing only."""
+        if not self.cfg.shared_layers_from:
+            return self._load_dataset_split(split, epoch, combine), {}
+        streams = self.language_streams(split, epoch, combine)
+        tokens, lang_ids = (ConcatDataset([s[f] for s in streams]) for f in ("tokens", "lang_ids"))
+        return tokens, {"src_lang_ids": lang_ids}
+
+    def language_streams(self, split, epoch, combine) -> list[dict]:
+        """[{'tokens', 'lang_ids', 'positions': dataset}]: each language's MLM blocks (in
+        language-id order, as `_load_dataset_split` concatenates them) with the language's id
+        and positions counted from 0 at every token."""
+        _, langs = split_languages(split, self.langs)
+        streams = []
+        for lang in langs:
+            blocks = self._load_dataset_split(f"{split}_{lang}" if len(langs) > 1 else split, epoch, combine)
+            streams.append(
+                {
+                    "tokens": blocks,
+                    "lang_ids": ConstantTokenDataset(blocks, self.langs.index(lang)),
+                    "positions": PositionDataset(blocks),
+                }
+            )
+        return streams
 
     def transform_masked(self, src, tgt, extra_inputs):
         """Hook on the masked (source, target) datasets and the per-token inputs, returning all
@@ -243,3 +294,12 @@ class MultilingualMLMTask(MaskedLMTask):
             # the parent resolves DATA/<lang>/<split> and builds blocks with <s> prepended
             per_lang.append(super()._load_dataset_split(os.path.join(lang, base_split), epoch, combine))
         return per_lang[0] if len(per_lang) == 1 else ConcatDataset(per_lang)
+
+
+def use_language_arch(cfg) -> None:
+    """Make the model config the roberta_lang twin of its architecture (roberta_tiny ->
+    roberta_lang_tiny), in place; CFG must be writable."""
+    arch = language_embedding_arch(getattr(cfg, "_name", None) or cfg.arch)
+    cfg._name = arch
+    if getattr(cfg, "arch", None):
+        cfg.arch = arch
