@@ -5,6 +5,11 @@ tokens) summed over all workers and accumulated batches. The alignment term is a
 dictionary pairs, so it enters as λ · L_align · sample_size: its weight is then the same for
 any batch size, world size or --update-freq. It is computed in fp32 whatever the model's
 precision.
+
+L_align depends on the embeddings only, and they do not change between the batches accumulated
+into one update (--update-freq). So in training it is computed once per update, at the update's
+first batch, with its gradient; every batch of the update then adds that gradient times its own
+sample size (`ReplayedGradient`), which is exactly what computing it at every batch would give.
 """
 
 import math
@@ -71,6 +76,9 @@ class AlignMLMLoss(MaskedLmLoss):
         self.pairs_per_step = cfg.align_pairs_per_step
         self.seed = cfg.seed
         self._pairs_by_device: dict = {}
+        # (update, model, L_align, its gradient per table): the term of the update in progress
+        self._update_term = None
+        self.term_computations = 0  # how often L_align was computed (tests: once per update)
 
     def _pairs(self, device, update: int, training: bool):
         pairs = self._pairs_by_device.get(device)
@@ -83,9 +91,18 @@ class AlignMLMLoss(MaskedLmLoss):
             pairs = pairs.subset(index.to(device))
         return pairs
 
-    def alignment_term(self, model, update: int) -> torch.Tensor:
-        # language 1's and language 2's tables: one shared table unless --shared-layers-from
-        source_table, target_table = input_embedding_matrix(model, 0), input_embedding_matrix(model, 1)
+    @staticmethod
+    def embedding_tables(model) -> list:
+        """The token tables L_align reads: the shared one, or language 1's and language 2's under
+        partial sharing (--shared-layers-from)."""
+        source, target = input_embedding_matrix(model, 0), input_embedding_matrix(model, 1)
+        return [source] if target is source else [source, target]
+
+    def alignment_term(self, model, update: int, tables: list | None = None) -> torch.Tensor:
+        """L_align of the model's tables, or of TABLES (the same tables, e.g. as fp32 leaves)."""
+        self.term_computations += 1
+        tables = tables if tables is not None else self.embedding_tables(model)
+        source_table, target_table = tables[0], tables[-1]
         pairs = self._pairs(source_table.device, update, model.training)
         return pair_loss(
             bag_means(source_table, pairs.source),
@@ -100,8 +117,12 @@ class AlignMLMLoss(MaskedLmLoss):
         mlm_loss, sample_size, logging_output = super().forward(model, sample, reduce)
         update = self.task.num_updates
         weight = self.weight(update)
-        align = self.alignment_term(model, update)
-        loss = mlm_loss + weight * align * sample_size
+        if model.training and torch.is_grad_enabled():
+            align, replayed = self._term_of_update(model, update)
+            loss = mlm_loss + weight * sample_size * replayed
+        else:
+            align = self.alignment_term(model, update)
+            loss = mlm_loss + weight * align * sample_size
         logging_output.update(
             {
                 "loss": loss.data,
@@ -111,6 +132,23 @@ class AlignMLMLoss(MaskedLmLoss):
             }
         )
         return loss, sample_size, logging_output
+
+    def _term_of_update(self, model, update: int) -> tuple:
+        """(L_align, a scalar equal to it whose backward adds its gradient): L_align and its fp32
+        gradient are computed at the update's first batch only."""
+        tables = self.embedding_tables(model)
+        cached = self._update_term
+        if cached is None or cached[0] != update or cached[1] is not model:
+            # fp32 leaves: the gradient is kept unscaled in fp32 and scaled (by the batch's sample
+            # size and fp16's loss scale) before it meets a half-precision table
+            leaves = [t.detach().float().requires_grad_() for t in tables]
+            with torch.enable_grad():
+                align = self.alignment_term(model, update, leaves)
+                grads = torch.autograd.grad(align, leaves, allow_unused=True)
+            grads = [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
+            cached = self._update_term = (update, model, align.detach(), grads)
+        align, grads = cached[2], cached[3]
+        return align, ReplayedGradient.apply(align, *tables, *grads)
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -130,3 +168,22 @@ class AlignMLMLoss(MaskedLmLoss):
         metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["mlm_loss"].avg))
         metrics.log_scalar("align_loss", total["align_loss"] / sample_size, sample_size, round=4)
         metrics.log_scalar("align_weight", total["align_weight"] / sample_size, sample_size, round=3)
+
+
+class ReplayedGradient(torch.autograd.Function):
+    """VALUE in the forward pass; in the backward pass, GRADS (fp32, one per table, in order)
+    times the incoming gradient, in each table's dtype: as if VALUE had been computed from TABLES
+    again."""
+
+    @staticmethod
+    def forward(ctx, value, *tables_and_grads):
+        n = len(tables_and_grads) // 2
+        ctx.table_dtypes = [t.dtype for t in tables_and_grads[:n]]
+        ctx.save_for_backward(*tables_and_grads[n:])
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grads = ctx.saved_tensors
+        tables = ((g * grad_output.float()).to(dtype) for g, dtype in zip(grads, ctx.table_dtypes))
+        return (None, *tables, *(None for _ in grads))
