@@ -288,6 +288,7 @@ def check_resume(save_dir: Path, wanted: dict) -> bool:
     fairseq would resume as this run, or fail on late with an unhelpful assertion). True when
     there is a checkpoint to resume."""
     from alignmlm.checkpoint import checkpoint_config, training_identity
+    from alignmlm.save_dir_guard import check_unlocked, intact_checkpoints, is_intact
 
     differ, sources = {}, []
     record = recorded_identity(save_dir)
@@ -298,9 +299,15 @@ def check_resume(save_dir: Path, wanted: dict) -> bool:
             if record.get(key) is not None and value is not None and record[key] != value:
                 differ[key] = record[key]
     last = save_dir / "checkpoint_last.pt"
-    if last.is_file():
-        sources.append(last.name)
-        found = training_identity(checkpoint_config(last))
+    resumable = last
+    if last.is_file() and not is_intact(last):
+        # fairseq's process replaces it by the newest intact checkpoint (save_dir_guard)
+        intact = intact_checkpoints(save_dir)
+        resumable = intact[0] if intact else None
+        print(f"{last} is truncated: the run resumes from {resumable or 'scratch'}", file=sys.stderr)
+    if resumable is not None and resumable.is_file():
+        sources.append(resumable.name)
+        found = training_identity(checkpoint_config(resumable))
         for key, value in found.items():
             if key not in differ and value != wanted[key]:
                 differ[key] = value
@@ -313,7 +320,8 @@ def check_resume(save_dir: Path, wanted: dict) -> bool:
             "resume it as this one. Use another --save-dir (or remove its checkpoints and "
             f"{RUN_RECORD} to start over)"
         )
-    return last.is_file()
+    check_unlocked(save_dir)
+    return resumable is not None and resumable.is_file()
 
 
 def add_setting_flags(p: argparse.ArgumentParser, names) -> None:

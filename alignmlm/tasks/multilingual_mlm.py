@@ -35,7 +35,7 @@ from fairseq.data import (
 )
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
-from omegaconf import OmegaConf, open_dict
+from omegaconf import II, OmegaConf, open_dict
 
 from ..alignment_benchmark import AlignmentBenchmark, flat_metrics
 from ..config_checks import check_task_config
@@ -45,6 +45,7 @@ from ..errors import InputError, describe_os_error
 from ..kernels import describe, fused_kernels
 from ..models.architectures import language_embedding_arch
 from ..pair import PARALLEL_SUBDIR, PreparedPair
+from ..save_dir_guard import guard_save_dir, in_fairseq_training
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class MultilingualMLMConfig(MaskedLMConfig):
             "The model becomes the roberta_lang twin of --arch"
         },
     )
+    save_dir: str = II("checkpoint.save_dir")  # for the save directory's guard (save_dir_guard.py)
     unified_output: bool = field(
         default=False,
         metadata={
@@ -178,7 +180,11 @@ class MultilingualMLMTask(MaskedLMTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         """Under partial sharing, the roberta_lang twin of the asked architecture (the same size),
-        with one branch per language of the data."""
+        with one branch per language of the data. In fairseq's training, first the save
+        directory's guard (alignmlm/save_dir_guard.py)."""
+        if not from_checkpoint and in_fairseq_training():
+            # fairseq loads checkpoint_last.pt next: lock the directory, repair a truncated one
+            guard_save_dir(self.cfg.save_dir)
         if self.cfg.shared_layers_from:
             with open_dict(cfg) if OmegaConf.is_config(cfg) else nullcontext():
                 use_language_arch(cfg)
