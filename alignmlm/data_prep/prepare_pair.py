@@ -75,6 +75,8 @@ from ..errors import InputError
 from ..pair import ANCHORS_FILE, FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from .binarize import fairseq_preprocess, link_or_copy
+from .binary_writer import link_parallel
+from .streamed_synthetic import prepare_streamed_synthetic
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
     choose_anchors,
@@ -750,9 +752,16 @@ def binarize(args, out: Path, kind: str, stats: dict) -> None:
             )
         if args.parallel:  # the parallel text of a natural pair (write_parallel)
             seconds += binarize_parallel(args, out / "text" / PARALLEL_SUBDIR, bin_dir)
+    link_dictionaries(args, bin_dir)
+    stats["seconds"]["fairseq_preprocess"] = seconds
+
+
+def link_dictionaries(args, bin_dir: Path) -> None:
+    """BIN/LANG/dict.txt (and BIN/para/dict.LANG.txt, where para/ exists): the joint dictionary."""
     for lang in (args.lang1, args.lang2):
         link_or_copy(bin_dir / "dict.txt", bin_dir / lang / "dict.txt")
-    stats["seconds"]["fairseq_preprocess"] = seconds
+        if (bin_dir / PARALLEL_SUBDIR).is_dir():
+            link_or_copy(bin_dir / "dict.txt", bin_dir / PARALLEL_SUBDIR / f"dict.{lang}.txt")
 
 
 def prepare(args: argparse.Namespace) -> Path:
@@ -792,8 +801,11 @@ def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: f
     for sub in ("text", "dict", "bin"):
         (out / sub).mkdir(exist_ok=True)
     stats: dict = {"seconds": {}}
-    prepare_fn = prepare_synthetic if kind == "synthetic" else prepare_natural
-    result = prepare_fn(args, out, stats)
+    streamed = kind == "synthetic" and corpus_format(args.corpus, args.corpus_format) == "text"
+    if streamed:  # any size, bounded memory; writes bin/ itself
+        result = prepare_streamed_synthetic(args, out, stats)
+    else:
+        result = (prepare_synthetic if kind == "synthetic" else prepare_natural)(args, out, stats)
 
     pairs = result.pop("pairs")
     train_pairs, heldout_pairs, split = split_by_source_word(
@@ -816,7 +828,12 @@ def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: f
         f", {split['unused_pairs']} pairs unused" if split["unused_pairs"] else "",
     )
 
-    binarize(args, out, kind, stats)
+    if streamed:
+        link_parallel(out / "bin", args.lang1, args.lang2, PARALLEL_SUBDIR)
+        link_dictionaries(args, out / "bin")
+        stats["seconds"]["fairseq_preprocess"] = 0.0
+    else:
+        binarize(args, out, kind, stats)
     stats["seconds"]["total"] = time.perf_counter() - start
     return {
         "settings": wanted,

@@ -1,0 +1,109 @@
+"""fairseq's binarized data written straight from token ids, with fairseq's own writer
+(`MMapIndexedDatasetBuilder`): the bytes fairseq-preprocess writes for the same piece text (each
+sentence's ids looked up in dict.txt, then </s>), without writing, re-reading and looking up the
+piece strings again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from fairseq.data import Dictionary, indexed_dataset
+
+from .binarize import link_or_copy
+
+
+def fairseq_dictionary(tokens: Sequence[str]) -> Dictionary:
+    """The Dictionary fairseq loads from a dict.txt listing TOKENS in this order."""
+    dictionary = Dictionary()
+    for token in tokens:
+        dictionary.add_symbol(token)
+    return dictionary
+
+
+def id_map(dictionary: Dictionary, pieces: Sequence[str]) -> np.ndarray:
+    """The fairseq id of each piece string (by piece index), as fairseq-preprocess looks a
+    string up: `<unk>` for one the dictionary does not have (sentencepiece's own <unk>)."""
+    return np.array([dictionary.index(p) for p in pieces], dtype=np.int64)
+
+
+def with_eos(ids: np.ndarray, lengths: np.ndarray, eos: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids with EOS after each sentence, lengths + 1): fairseq-preprocess's append_eos."""
+    ends = np.cumsum(lengths)
+    return np.insert(ids, ends, eos), lengths + 1
+
+
+class StreamBuilder(indexed_dataset.MMapIndexedDatasetBuilder):
+    """fairseq's mmap builder, plus `add_items`: many sentences from one flat array at once
+    (the per-sentence `add_item` costs more than the data)."""
+
+    def __init__(self, prefix: Path, vocab_size: int):
+        self.prefix = Path(prefix)
+        self.prefix.parent.mkdir(parents=True, exist_ok=True)
+        dtype = indexed_dataset.best_fitting_int_dtype(vocab_size)
+        super().__init__(indexed_dataset.data_file_path(str(prefix)), dtype=dtype)
+
+    def add_items(self, flat: np.ndarray, lengths: np.ndarray) -> None:
+        # the same bytes and index entries as add_item for each sentence in turn
+        self._data_file.write(np.asarray(flat, dtype=self._dtype).tobytes(order="C"))
+        self._sizes.extend(int(n) for n in lengths)
+
+    def close(self) -> int:
+        self.finalize(indexed_dataset.index_file_path(str(self.prefix)))
+        return len(self._sizes)
+
+
+class SplitStreams:
+    """BIN/LANG/{train,valid}.{bin,idx} (and TEXT/{train,valid}.LANG, the piece text, when TEXT
+    is given) of each language, written chunk by chunk in corpus order."""
+
+    def __init__(self, bin_dir: Path, langs: Sequence[str], dictionary: Dictionary, text_dir: Path | None):
+        self.eos = dictionary.eos()
+        self.builders = {
+            (lang, split): StreamBuilder(bin_dir / lang / split, len(dictionary))
+            for lang in langs
+            for split in ("train", "valid")
+        }
+        self.texts = (
+            {key: open(text_dir / f"{key[1]}.{key[0]}", "w", encoding="utf-8") for key in self.builders}
+            if text_dir is not None
+            else None
+        )
+
+    def add(self, lang: str, ids: np.ndarray, lengths: np.ndarray, valid: np.ndarray, lines=None) -> None:
+        """Sentences of LANG (flat fairseq ids without </s>, their LENGTHS), each to the split
+        VALID says; LINES: their piece text, if text is written."""
+        ids, lengths = with_eos(ids, lengths, self.eos)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        # runs of consecutive sentences of one split: few, as validation lines are few
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(valid.astype(np.int8))) + 1, [len(lengths)]])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a == b:
+                continue
+            split = "valid" if valid[a] else "train"
+            self.builders[(lang, split)].add_items(ids[offsets[a] : offsets[b]], lengths[a:b])
+            if self.texts is not None:
+                self.texts[(lang, split)].writelines(line + "\n" for line in lines[a:b])
+
+    def close(self) -> dict:
+        """{lang: {split: sentences}}; the files are complete."""
+        counts: dict = {}
+        for (lang, split), builder in self.builders.items():
+            counts.setdefault(lang, {})[split] = builder.close()
+            if self.texts is not None:
+                self.texts[(lang, split)].close()
+        return counts
+
+
+def link_parallel(bin_dir: Path, lang1: str, lang2: str, parallel_subdir: str) -> None:
+    """BIN/para/{split}.L1-L2.{L1,L2}.{bin,idx}: the two languages' streams themselves (hard
+    links, else copies) -- every sentence of a synthetic pair is parallel."""
+    para = bin_dir / parallel_subdir
+    para.mkdir(exist_ok=True)
+    for lang in (lang1, lang2):
+        for split in ("train", "valid"):
+            for ext in ("bin", "idx"):
+                link_or_copy(
+                    bin_dir / lang / f"{split}.{ext}", para / f"{split}.{lang1}-{lang2}.{lang}.{ext}"
+                )

@@ -1,0 +1,218 @@
+"""A synthetic pair of a plain-text corpus of any size, in bounded memory.
+
+The corpus is read three times and never held: (1) its sentences are counted (the validation
+lines are a seeded choice among them), (2) sentencepiece trains on the training lines, streamed
+to it (it keeps a seeded sample of at most 2 M sentences), (3) chunks of lines are encoded and
+transformed in parallel (`--workers` processes, in corpus order) and written straight to fairseq's
+binaries (binary_writer), with their piece text when asked. Memory is the chunks in flight,
+sentencepiece's sample and the per-piece tables, whatever the corpus size. The result is the
+same, byte for byte, as the in-memory pipeline's (tests/test_streamed_prep.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterator
+from itertools import chain, islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from .binary_writer import SplitStreams, fairseq_dictionary, id_map
+from .corpus import valid_mask
+from ..pair import ANCHORS_FILE
+from .dictionary import choose_anchors, joint_tokens, synthetic_pairs, write_fairseq_dictionary
+from .sentencepiece_model import train_sentencepiece, vocabulary
+from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
+
+logger = logging.getLogger(__name__)
+
+CHUNK_LINES = 20_000  # lines per task of a worker: ~2 MB of text
+
+
+def iter_lines(path: Path, flag: str, bar: tqdm | None = None) -> Iterator[str]:
+    """The non-blank lines of a UTF-8 file, stripped, as read_sentences gives them (lines split
+    where str.splitlines splits), read one line at a time; a bad byte names file and line. BAR,
+    if given, counts the bytes read."""
+    pending = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}:{number}: corpus is not valid UTF-8 (byte 0x{raw[err.start]:02x} at "
+                    f"column {err.start + 1}); convert it first, e.g. iconv -f latin1 -t utf-8"
+                ) from None
+            if bar is not None:
+                pending += len(raw)
+                if pending > 1 << 22:
+                    bar.update(pending)
+                    pending = 0
+            for line in text.splitlines():
+                line = line.strip()
+                if line:
+                    yield line
+    if bar is not None:
+        bar.update(pending)
+
+
+def progress(total: int, desc: str, unit: str = "B") -> tqdm:
+    """A progress bar with rates on stderr, for inputs worth one (over 50 MB / 200k sentences)."""
+    big = total >= (50_000_000 if unit == "B" else 200_000)
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, disable=not big)
+
+
+def count_lines(path: Path, flag: str) -> tuple[int, int]:
+    """(sentences, bytes) of a corpus, streamed."""
+    size = path.stat().st_size
+    with progress(size, "count sentences") as bar:
+        n = sum(1 for _ in iter_lines(path, flag, bar))
+    if n == 0:
+        raise InputError(f"{flag} {path}: corpus is empty (no non-blank lines)")
+    return n, size
+
+
+def chunks(path: Path, flag: str, size: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(index of the first line, lines) of consecutive chunks of SIZE (CHUNK_LINES) lines."""
+    size = size or CHUNK_LINES
+    lines = iter_lines(path, flag)
+    start = 0
+    while chunk := list(islice(lines, size)):
+        yield start, chunk
+        start += len(chunk)
+
+
+# ------------------------------------------------------------------ the workers' state and task
+_worker: dict = {}
+
+
+def _init_worker(spm_file: str, pieces, transforms, seed, anchors, map1, map2, text: bool) -> None:
+    import sentencepiece as spm
+
+    _worker.update(
+        sp=spm.SentencePieceProcessor(model_file=spm_file),
+        derive=PieceSentenceTransform(pieces, transforms, seed=seed, anchors=anchors),
+        pieces=pieces,
+        map1=map1,
+        map2=map2,
+        text=text,
+    )
+
+
+def encode_chunk(chunk: tuple[int, list[str]]) -> dict:
+    """Both languages' fairseq ids (flat) and lengths of a chunk's lines, their sentencepiece
+    ids (for the counts), and the piece text when asked."""
+    start, lines = chunk
+    w = _worker
+    encoded = w["sp"].encode([split_final_punctuation(line) for line in lines])
+    derived = [w["derive"].derive_ids(ids) for ids in encoded]
+    lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
+    flat1 = np.fromiter(chain.from_iterable(encoded), dtype=np.int64, count=int(lengths.sum()))
+    flat2 = np.fromiter(chain.from_iterable(derived), dtype=np.int64, count=int(lengths.sum()))
+    result = {
+        "start": start,
+        "lengths": lengths,  # word-order transforms keep every piece: the same lengths
+        "ids1": w["map1"][flat1],
+        "ids2": w["map2"][flat2],
+        "sp_ids": flat1,
+    }
+    if w["text"]:
+        pieces, out_pieces = w["pieces"], w["derive"].out_pieces
+        result["text1"] = [" ".join([pieces[i] for i in ids]) for ids in encoded]
+        result["text2"] = [" ".join([out_pieces[i] for i in ids]) for ids in derived]
+    return result
+
+
+def prepare_streamed_synthetic(args, out: Path, stats: dict, write_text: bool = True) -> dict:
+    """prepare_pair's synthetic pair of a plain-text --corpus, streamed (see the module doc);
+    returns what prepare_synthetic returns, and writes bin/ (and text/) itself."""
+    transforms = parse_transforms(args.transform)
+    trans = "trans" in transforms
+    t = time.perf_counter()
+    n, size = count_lines(args.corpus, "--corpus")
+    stats["seconds"]["read"] = time.perf_counter() - t
+    stats["corpus_bytes"] = size
+    mask = valid_mask(n, args.valid_size, args.seed, f"--corpus {args.corpus} ({args.lang1})")
+    logger.info("%s: %d sentences (%d for validation)", args.corpus, n, mask.sum())
+
+    t = time.perf_counter()
+    training_lines = (
+        split_final_punctuation(line)
+        for k, line in enumerate(iter_lines(args.corpus, "--corpus"))
+        if not mask[k]
+    )
+    sp = train_sentencepiece(
+        training_lines, out / "spm", args.vocab_size, str(args.corpus), seed=args.seed, threads=args.workers
+    )
+    pieces = vocabulary(sp)
+    stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
+
+    anchors = choose_anchors(len(pieces), args.anchor_fraction, args.seed) if args.anchor_fraction else []
+    derive = PieceSentenceTransform(pieces, transforms, seed=args.seed, anchors=anchors)
+    tokens = [token for token, _ in joint_tokens(pieces, np.zeros(len(pieces), dtype=np.int64), trans)]
+    dictionary = fairseq_dictionary(tokens)
+    map1, map2 = id_map(dictionary, pieces), id_map(dictionary, derive.out_pieces)
+
+    t = time.perf_counter()
+    streams = SplitStreams(
+        out / "bin", [args.lang1, args.lang2], dictionary, out / "text" if write_text else None
+    )
+    counts = np.zeros(len(pieces), dtype=np.int64)
+    train_counts = np.zeros(len(pieces), dtype=np.int64)
+    init = (str(out / "spm.model"), pieces, transforms, args.seed, anchors, map1, map2, write_text)
+    with pool(args.workers, init) as workers, progress(n, "encode, transform, binarize", "sent") as bar:
+        for result in workers.imap(encode_chunk, chunks(args.corpus, "--corpus")):
+            lengths, start = result["lengths"], result["start"]
+            valid = mask[start : start + len(lengths)]
+            streams.add(args.lang1, result["ids1"], lengths, valid, result.get("text1"))
+            streams.add(args.lang2, result["ids2"], lengths, valid, result.get("text2"))
+            counts += np.bincount(result["sp_ids"], minlength=len(pieces))
+            train_counts += np.bincount(result["sp_ids"][np.repeat(~valid, lengths)], minlength=len(pieces))
+            bar.update(len(lengths))
+    sentences = streams.close()
+    stats["seconds"]["encode_transform_binarize"] = time.perf_counter() - t
+    stats["sentences"] = sentences[args.lang1]
+
+    write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans))
+    if anchors:
+        with open(out / "dict" / ANCHORS_FILE, "w", encoding="utf-8") as f:
+            f.writelines(pieces[i] + "\n" for i in anchors)
+    return {
+        "anchors": len(anchors),
+        "dictionary_units": "pieces",
+        "vocab_per_language": len(pieces) - 1,
+        "twin_offset": len(pieces) - 1 if trans else 0,
+        "pairs": synthetic_pairs(pieces, trans, anchors),
+        "source_frequency": {p: int(c) for p, c in zip(pieces, train_counts)},
+        "transforms": list(transforms),
+    }
+
+
+class pool:
+    """A process pool of N workers (N = 1: this process, no pool) running _init_worker(*INIT)."""
+
+    def __init__(self, n: int, init: tuple):
+        self.n, self.init, self._pool = n, init, None
+
+    def __enter__(self):
+        if self.n > 1:
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            self._pool = context.Pool(self.n, initializer=_init_worker, initargs=self.init)
+        else:
+            _init_worker(*self.init)
+        return self
+
+    def imap(self, fn, items):
+        return self._pool.imap(fn, items) if self._pool is not None else map(fn, items)
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.terminate() if exc[0] else self._pool.close()
+            self._pool.join()
+        return False
