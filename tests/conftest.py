@@ -335,7 +335,7 @@ def trans_inv_pair(corpus: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pair(tiny_corpus, tmp_path_factory) -> Path:
-    """A real prepared Trans+Inv pair of the tiny corpus (sentencepiece + fairseq-preprocess)."""
+    """A real prepared Trans+Inv pair of the tiny corpus (sentencepiece, fairseq's binary writer)."""
     return trans_inv_pair(tiny_corpus, tmp_path_factory.mktemp("pairs") / "en_trans_inv")
 
 

@@ -95,7 +95,7 @@ def test_unfinished_run_does_not_block_the_corrected_rerun(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_rerun_after_a_killed_run_and_the_same_files_by_other_paths(corpus, tmp_path, monkeypatch):
-    """The real thing (sentencepiece + fairseq-preprocess, ~4 s): a killed run's leftovers are
+    """The real thing (sentencepiece and the binaries, ~4 s): a killed run's leftovers are
     replaced by the rerun; then the same corpus by a relative path, `./x` and a symlink is the
     same preparation (nothing to do)."""
     out = tmp_path / "pair"

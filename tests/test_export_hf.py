@@ -61,7 +61,7 @@ def hf_side(out: Path, tokenize: list, logits: list, tmp_path: Path, words=()) -
 def valid_sentences(pair: Path, corpus: Path) -> dict:
     """{language: (raw texts, fairseq ids)} of the pair's validation sentences: the texts as a
     user has them (corpus lines; derived ones in the form prepare-nli writes), the ids as
-    fairseq-preprocess binarized them, with the <s> the masked-LM task prepends."""
+    prepare-pair binarized them, with the <s> the masked-LM task prepends."""
     from fairseq.data import Dictionary, data_utils
 
     from alignmlm.data_prep.corpus import read_sentences, valid_mask

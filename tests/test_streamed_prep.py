@@ -3,13 +3,13 @@ same text as the in-memory computation, and binaries byte-identical to what the 
 fairseq-preprocess writes for that text."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
-from conftest import BUNDLED_CORPUS
+from conftest import BUNDLED_CORPUS, run
 
 from alignmlm.data_prep import streamed_synthetic
-from alignmlm.data_prep.binarize import fairseq_preprocess
 from alignmlm.data_prep.corpus import read_sentences, valid_mask
 from alignmlm.data_prep.prepare_pair import main as prepare_pair_main
 from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary
@@ -75,12 +75,11 @@ def test_streamed_pair_equals_the_in_memory_computation(
 
     # the real fairseq-preprocess on that text writes the same bytes
     reference = tmp_path / "reference"
-    fairseq_preprocess(
-        ["--source-lang", "en", "--target-lang", lang2, "--srcdict", str(out / "bin" / "dict.txt")]
-        + ["--tgtdict", str(out / "bin" / "dict.txt"), "--destdir", str(reference)]
+    run(
+        [sys.executable, "-m", "fairseq_cli.preprocess", "--source-lang", "en", "--target-lang", lang2]
+        + ["--srcdict", str(out / "bin" / "dict.txt"), "--tgtdict", str(out / "bin" / "dict.txt")]
+        + ["--destdir", str(reference), "--workers", "2"]
         + ["--trainpref", str(out / "text" / "train"), "--validpref", str(out / "text" / "valid")]
-        + ["--workers", "2"],
-        "preprocess.log",
     )
     for lang in ("en", lang2):
         for split in ("train", "valid"):

@@ -5,13 +5,14 @@ piece strings again."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 from fairseq.data import Dictionary, indexed_dataset
-
-from .binarize import link_or_copy
 
 
 def fairseq_dictionary(tokens: Sequence[str]) -> Dictionary:
@@ -55,21 +56,35 @@ class StreamBuilder(indexed_dataset.MMapIndexedDatasetBuilder):
 
 
 class SplitStreams:
-    """BIN/LANG/{train,valid}.{bin,idx} (and TEXT/{train,valid}.LANG, the piece text, when TEXT
-    is given) of each language, written chunk by chunk in corpus order."""
+    """BIN/LANG/{train,valid}.{bin,idx} (or, with PARALLEL = (L1, L2), BIN/{split}.L1-L2.LANG.*,
+    fairseq-preprocess's names for a parallel corpus), and TEXT/{train,valid}.LANG, the piece
+    text, when TEXT is given: each language's sentences, written chunk by chunk in order."""
 
-    def __init__(self, bin_dir: Path, langs: Sequence[str], dictionary: Dictionary, text_dir: Path | None):
+    def __init__(
+        self,
+        bin_dir: Path,
+        langs: Sequence[str],
+        dictionary: Dictionary,
+        text_dir: Path | None,
+        parallel: tuple[str, str] | None = None,
+    ):
         self.eos = dictionary.eos()
+        name = (
+            (lambda lang, split: f"{lang}/{split}")
+            if parallel is None
+            else (lambda lang, split: f"{split}.{parallel[0]}-{parallel[1]}.{lang}")
+        )
         self.builders = {
-            (lang, split): StreamBuilder(bin_dir / lang / split, len(dictionary))
+            (lang, split): StreamBuilder(bin_dir / name(lang, split), len(dictionary))
             for lang in langs
             for split in ("train", "valid")
         }
-        self.texts = (
-            {key: open(text_dir / f"{key[1]}.{key[0]}", "w", encoding="utf-8") for key in self.builders}
-            if text_dir is not None
-            else None
-        )
+        self.texts = None
+        if text_dir is not None:
+            text_dir.mkdir(parents=True, exist_ok=True)
+            self.texts = {
+                key: open(text_dir / f"{key[1]}.{key[0]}", "w", encoding="utf-8") for key in self.builders
+            }
 
     def add(self, lang: str, ids: np.ndarray, lengths: np.ndarray, valid: np.ndarray, lines=None) -> None:
         """Sentences of LANG (flat fairseq ids without </s>, their LENGTHS), each to the split
@@ -85,6 +100,13 @@ class SplitStreams:
             self.builders[(lang, split)].add_items(ids[offsets[a] : offsets[b]], lengths[a:b])
             if self.texts is not None:
                 self.texts[(lang, split)].writelines(line + "\n" for line in lines[a:b])
+
+    def add_sentences(self, lang: str, sentences, strings: Sequence[str], ids_of: np.ndarray, valid) -> None:
+        """SENTENCES (lists of piece indices into STRINGS, whose fairseq ids are IDS_OF) of LANG."""
+        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        flat = np.fromiter(chain.from_iterable(sentences), dtype=np.int64, count=int(lengths.sum()))
+        lines = [" ".join([strings[i] for i in s]) for s in sentences] if self.texts is not None else None
+        self.add(lang, ids_of[flat], lengths, np.asarray(valid, dtype=bool), lines)
 
     def close(self) -> dict:
         """{lang: {split: sentences}}; the files are complete."""
@@ -107,3 +129,13 @@ def link_parallel(bin_dir: Path, lang1: str, lang2: str, parallel_subdir: str) -
                 link_or_copy(
                     bin_dir / lang / f"{split}.{ext}", para / f"{split}.{lang1}-{lang2}.{lang}.{ext}"
                 )
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link (same bytes, no extra disk) where possible, else copy."""
+    if dst.exists():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

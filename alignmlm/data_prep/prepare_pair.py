@@ -34,7 +34,7 @@ model does not know become <unk>; their count is logged and kept in pair.json's 
 Output (OUT/):
   pair.json                 manifest: settings, input fingerprints, languages, statistics
   spm.model, spm.vocab      sentencepiece model (one per pair; natural pairs: joint)
-  text/{train,valid}.LANG   space-separated pieces, as fairseq-preprocess reads them
+  text/{train,valid}.LANG   space-separated pieces (what fairseq-preprocess would binarize)
   dict/{all,train,heldout}.txt   bilingual dictionary, one pair per line; synthetic pairs list
                             pieces and their twins, natural pairs list words
   bin/dict.txt              the joint fairseq dictionary (twin of id i is i + V under `trans`)
@@ -42,6 +42,12 @@ Output (OUT/):
   text/para/{train,valid}.LANG   the parallel text's pieces (natural pairs with --parallel)
   bin/para/{train,valid}.L1-L2.*  sentence-aligned pairs for TLM (synthetic pairs; natural
                             pairs with --parallel)
+
+The binaries are written straight from the token ids with fairseq's own writer
+(data_prep/binary_writer.py): the bytes fairseq-preprocess writes for text/, without a second
+pass. A plain-text synthetic pair is streamed (data_prep/streamed_synthetic.py): memory stays
+bounded whatever the corpus size. CoNLL-U corpora (syn needs their trees) and natural pairs are
+read into memory.
 
 OUT must be new, empty or a prepared pair; one OUT takes one preparation at a time. Everything
 is built in OUT/.partial and moved in at the end, pair.json last: a run that fails or is killed
@@ -64,6 +70,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from alignmlm.data.bilingual_dictionary import read_word_pairs, write_word_pairs
@@ -74,9 +81,7 @@ from alignmlm.errors import reported
 from ..errors import InputError
 from ..pair import ANCHORS_FILE, FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
-from .binarize import fairseq_preprocess, link_or_copy
-from .binary_writer import link_parallel
-from .streamed_synthetic import prepare_streamed_synthetic
+from .binary_writer import SplitStreams, fairseq_dictionary, id_map, link_or_copy, link_parallel
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
     choose_anchors,
@@ -90,6 +95,7 @@ from .dictionary import (
     write_fairseq_dictionary,
 )
 from .sentencepiece_model import train_sentencepiece, vocabulary
+from .streamed_synthetic import prepare_streamed_synthetic
 from .syn_order import SynOrder, parse_heads
 from .transform_conllu import add_syn_arguments
 from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn, split_final_punctuation
@@ -213,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="processes for fairseq-preprocess (--workers) and threads for sentencepiece training (>= 1)",
+        help="processes encoding and transforming a plain-text corpus, and threads for "
+        "sentencepiece training (>= 1); note that sentencepiece's vocabulary can differ with "
+        "its thread count",
     )
     p.add_argument(
         "--overwrite",
@@ -456,13 +464,6 @@ def write_lines(path: Path, lines) -> None:
         f.writelines(line + "\n" for line in lines)
 
 
-def split_write(directory: Path, lang: str, texts: list[str], mask) -> dict:
-    """DIRECTORY/valid.LANG: the TEXTS that MASK holds out; DIRECTORY/train.LANG: the others."""
-    write_lines(directory / f"train.{lang}", (t for t, v in zip(texts, mask) if not v))
-    write_lines(directory / f"valid.{lang}", (t for t, v in zip(texts, mask) if v))
-    return {"train": int((~mask).sum()), "valid": int(mask.sum())}
-
-
 def encode(sp, sentences: list[str], desc: str, chunk: int = 10_000) -> list[list[int]]:
     ids: list[list[int]] = []
     with tqdm(
@@ -556,19 +557,23 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
         anchors=anchors,
     )
     units = word_units(sp, derive, sentences, encoded, stats) if conllu else [None] * len(encoded)
-    lang1_text = [" ".join([pieces[i] for i in ids]) for ids in encoded]
-    lang2_text = [
-        derive.derive_text(ids, None if orders is None else orders[k], units[k])
+    derived = [
+        derive.derive_ids(ids, None if orders is None else orders[k], units[k])
         for k, ids in enumerate(
             tqdm(encoded, desc=f"derive {args.lang2}", disable=len(encoded) < 50_000, file=sys.stderr)
         )
     ]
     stats["seconds"]["transform"] = time.perf_counter() - t
-    stats["sentences"] = split_write(out / "text", args.lang1, lang1_text, mask)
-    split_write(out / "text", args.lang2, lang2_text, mask)
+    t = time.perf_counter()
+    tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
+    dictionary = fairseq_dictionary([token for token, _ in tokens])
+    streams = SplitStreams(out / "bin", [args.lang1, args.lang2], dictionary, out / "text")
+    streams.add_sentences(args.lang1, encoded, pieces, id_map(dictionary, pieces), mask)
+    streams.add_sentences(args.lang2, derived, derive.out_pieces, id_map(dictionary, derive.out_pieces), mask)
+    stats["sentences"] = streams.close()[args.lang1]
+    stats["seconds"]["binarize"] = time.perf_counter() - t
 
     counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
-    tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
     write_fairseq_dictionary(out / "bin" / "dict.txt", tokens)
     pairs = synthetic_pairs(pieces, trans, anchors)
     if anchors:
@@ -617,16 +622,20 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
     t = time.perf_counter()
     counts = 0
-    stats["sentences"] = {}
+    # the dictionary's order is sentencepiece's (counts only fill its second column)
+    dictionary = fairseq_dictionary(
+        [token for token, _ in joint_tokens(pieces, np.zeros(len(pieces)), trans=False)]
+    )
+    streams = SplitStreams(out / "bin", list(corpora), dictionary, out / "text")
     for lang, sents in corpora.items():
         encoded = encode(sp, sents, f"encode {lang}")
         counts = counts + piece_counts(encoded, len(pieces))
-        texts = [" ".join([pieces[i] for i in ids]) for ids in encoded]
-        stats["sentences"][lang] = split_write(out / "text", lang, texts, masks[lang])
+        streams.add_sentences(lang, encoded, pieces, id_map(dictionary, pieces), masks[lang])
+    stats["sentences"] = streams.close()
     stats["seconds"]["encode"] = time.perf_counter() - t
     write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans=False))
     if parallel is not None:
-        stats["parallel_sentences"] = write_parallel(args, out, sp, pieces, parallel)
+        stats["parallel_sentences"] = write_parallel(args, out, sp, pieces, dictionary, parallel)
     frequency = {
         lang: Counter(word for s, v in zip(corpora[lang], masks[lang]) if not v for word in s.split())
         for lang in corpora
@@ -666,19 +675,25 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
     }
 
 
-def write_parallel(args, out: Path, sp, pieces: list[str], parallel: list[tuple[str, str]]) -> dict:
-    """text/para/{train,valid}.{L1,L2}: the pieces of the parallel text (--lang1's side first),
-    split as the corpora are; returns its counts of sentences and of <unk> pieces."""
+def write_parallel(
+    args, out: Path, sp, pieces: list[str], dictionary, parallel: list[tuple[str, str]]
+) -> dict:
+    """bin/para/{train,valid}.L1-L2.{L1,L2}.{bin,idx} and their piece text in text/para/: the
+    parallel text (--lang1's side first), split as the corpora are; returns its counts of
+    sentences and of <unk> pieces."""
     where = f"--parallel {' '.join(map(str, args.parallel))}"
     mask = valid_mask(len(parallel), args.valid_size, args.seed, where)
-    (out / "text" / PARALLEL_SUBDIR).mkdir()
+    langs = (args.lang1, args.lang2)
+    streams = SplitStreams(
+        out / "bin" / PARALLEL_SUBDIR, langs, dictionary, out / "text" / PARALLEL_SUBDIR, parallel=langs
+    )
     unknown = total = 0
-    for lang, side in zip((args.lang1, args.lang2), zip(*parallel)):
+    for lang, side in zip(langs, zip(*parallel)):
         encoded = encode(sp, list(side), f"encode parallel {lang}")
         unknown += sum(ids.count(0) for ids in encoded)  # id 0: sentencepiece's <unk>
         total += sum(map(len, encoded))
-        texts = [" ".join([pieces[i] for i in ids]) for ids in encoded]
-        counts = split_write(out / "text" / PARALLEL_SUBDIR, lang, texts, mask)
+        streams.add_sentences(lang, encoded, pieces, id_map(dictionary, pieces), mask)
+    counts = streams.close()[args.lang1]
     logger.info(
         "%s: %d sentence pairs (%d for validation); <unk> pieces: %d of %d (sentencepiece is "
         "trained on the corpora only)",
@@ -689,71 +704,6 @@ def write_parallel(args, out: Path, sp, pieces: list[str], parallel: list[tuple[
         total,
     )
     return counts | {"unk_pieces": unknown, "pieces": total}
-
-
-def binarize_parallel(args, text_dir: Path, bin_dir: Path) -> float:
-    """BIN_DIR/para/{train,valid}.L1-L2.{L1,L2}.{bin,idx} of TEXT_DIR/{train,valid}.{L1,L2};
-    returns fairseq-preprocess's wall time."""
-    dict_path = str(bin_dir / "dict.txt")
-    return fairseq_preprocess(
-        [
-            "--source-lang",
-            args.lang1,
-            "--target-lang",
-            args.lang2,
-            "--srcdict",
-            dict_path,
-            "--tgtdict",
-            dict_path,
-            "--destdir",
-            str(bin_dir / PARALLEL_SUBDIR),
-            "--validpref",
-            str(text_dir / "valid"),
-            "--trainpref",
-            str(text_dir / "train"),
-            "--workers",
-            str(args.workers),
-        ],
-        "preprocess.log",
-    )
-
-
-def binarize(args, out: Path, kind: str, stats: dict) -> None:
-    bin_dir, dict_path = out / "bin", str(out / "bin" / "dict.txt")
-    seconds = 0.0
-    if kind == "synthetic":  # every sentence is parallel: binarize once, link the streams
-        para = bin_dir / PARALLEL_SUBDIR
-        seconds += binarize_parallel(args, out / "text", bin_dir)
-        for lang in (args.lang1, args.lang2):
-            (bin_dir / lang).mkdir(exist_ok=True)
-            for split in ("train", "valid"):
-                for ext in ("bin", "idx"):
-                    link_or_copy(
-                        para / f"{split}.{args.lang1}-{args.lang2}.{lang}.{ext}",
-                        bin_dir / lang / f"{split}.{ext}",
-                    )
-    else:
-        for lang in (args.lang1, args.lang2):
-            seconds += fairseq_preprocess(
-                [
-                    "--only-source",
-                    "--srcdict",
-                    dict_path,
-                    "--destdir",
-                    str(bin_dir / lang),
-                    "--trainpref",
-                    str(out / "text" / f"train.{lang}"),
-                    "--validpref",
-                    str(out / "text" / f"valid.{lang}"),
-                    "--workers",
-                    str(args.workers),
-                ],
-                "preprocess.log",
-            )
-        if args.parallel:  # the parallel text of a natural pair (write_parallel)
-            seconds += binarize_parallel(args, out / "text" / PARALLEL_SUBDIR, bin_dir)
-    link_dictionaries(args, bin_dir)
-    stats["seconds"]["fairseq_preprocess"] = seconds
 
 
 def link_dictionaries(args, bin_dir: Path) -> None:
@@ -787,12 +737,7 @@ def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, inputs: dict, 
         manifest["input_paths"] = {role: str(path.absolute()) for role, path in inputs.items()}
         move_in(out, stage, wanted)
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
-    logger.info(
-        "done in %.1fs (fairseq-preprocess %.1fs): fairseq data in %s",
-        manifest["stats"]["seconds"]["total"],
-        manifest["stats"]["seconds"]["fairseq_preprocess"],
-        out / "bin",
-    )
+    logger.info("done in %.1fs: fairseq data in %s", manifest["stats"]["seconds"]["total"], out / "bin")
     return out
 
 
@@ -828,12 +773,9 @@ def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: f
         f", {split['unused_pairs']} pairs unused" if split["unused_pairs"] else "",
     )
 
-    if streamed:
+    if kind == "synthetic":  # every sentence is parallel: para/ is the language streams
         link_parallel(out / "bin", args.lang1, args.lang2, PARALLEL_SUBDIR)
-        link_dictionaries(args, out / "bin")
-        stats["seconds"]["fairseq_preprocess"] = 0.0
-    else:
-        binarize(args, out, kind, stats)
+    link_dictionaries(args, out / "bin")
     stats["seconds"]["total"] = time.perf_counter() - start
     return {
         "settings": wanted,
@@ -852,11 +794,7 @@ def main(argv=None) -> int:
         format="%(asctime)s | %(name)s | %(message)s", level=logging.INFO, datefmt="%H:%M:%S", force=True
     )
     args = build_parser().parse_args(argv)
-    try:
-        prepare(args)
-    except RuntimeError as err:  # fairseq-preprocess failed: its log's tail says why
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    prepare(args)
     return 0
 
 

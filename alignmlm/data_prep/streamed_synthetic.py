@@ -23,9 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..pair import ANCHORS_FILE
 from .binary_writer import SplitStreams, fairseq_dictionary, id_map
 from .corpus import valid_mask
-from ..pair import ANCHORS_FILE
 from .dictionary import choose_anchors, joint_tokens, synthetic_pairs, write_fairseq_dictionary
 from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
