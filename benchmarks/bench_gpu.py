@@ -8,7 +8,7 @@ configs/pretrain.yaml + the objective's overlay + configs/run/gpu1.yaml, configs
 8 x 512, 512-token blocks, 16 blocks = 8,192 tokens per GPU batch, and configs/precision/P.yaml),
 on synthetic data with an 80k joint vocabulary and 20k training pairs (the alignment term's
 paper-scale cost). Reports fairseq's own `wps` (median over the updates after the first 10) and
-the least free GPU memory it logged, then the ALIGN-MLM / MLM ratio (target >= 0.97) and each
+the least free GPU memory it logged, then the ALIGN-MLM / MLM ratio (target >= 0.99) and the model FLOPs utilisation (alignmlm/throughput.py) and each
 precision's speed against fp32. One update here is 1/8 of the paper's (configs/run/node8.yaml:
 8 GPUs x 16 blocks): the paper's run (configs/size/paper.yaml's updates x 8 x 8,192 tokens)
 takes that many tokens / wps seconds on one such GPU.
@@ -19,7 +19,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from alignmlm.models.architectures import SIZES as ARCH_SIZES
 from alignmlm.pretraining_config import choices
+from alignmlm.throughput import mfu, peak_flops
 from benchmarks.bench_align_mlm import (
     alignment_term_ms,
     alignment_term_shape,
@@ -31,8 +33,21 @@ from benchmarks.bench_align_mlm import (
 SKIPPED = 10  # updates not timed (warm-up, the loss scaler settling)
 
 
+SIZE = "paper"  # --size: configs/size/paper.yaml (16 blocks per batch) or paper_one_gpu (128)
+
+
 def gpu_flags(precision: str) -> list:
-    return ["--run", "gpu1", "--size", "paper", "--precision", precision]
+    return ["--run", "gpu1", "--size", SIZE, "--precision", precision]
+
+
+def model_flops_per_token(cfg, vocab: int) -> float:
+    """The shared formula (alignmlm/throughput.py) for the run's model."""
+    from alignmlm.throughput import training_flops_per_token
+
+    arch = ARCH_SIZES[cfg.model._name.split("_", 1)[1]]
+    return training_flops_per_token(
+        arch.layers, arch.dim, arch.ffn, cfg.task.tokens_per_sample, vocab, cfg.task.mask_prob
+    )
 
 
 def run_wps(data: Path, pairs: Path, tmp: Path, objective: str, precision: str, updates: int):
@@ -70,6 +85,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f"comma-separated, of configs/precision/: {','.join(choices('precision'))}",
     )
     p.add_argument(
+        "--size",
+        default="paper",
+        choices=[c for c in choices("size") if c.startswith("paper")],
+        help="configs/size/: paper (16 blocks per batch) or paper_one_gpu (the paper's whole "
+        "update, 128 blocks, in one batch)",
+    )
+    p.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -90,7 +112,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
+    global SIZE
     args = parse_args(argv)
+    SIZE = args.size
     import torch
 
     if not torch.cuda.is_available():
@@ -106,6 +130,8 @@ def main(argv=None) -> None:
         cfg = run_config("align_mlm", data, gpu_flags(precisions[0]), [f"task.bilingual_dict={pairs}"])
         vocab, dim, npairs = alignment_term_shape(cfg, pairs)
         paper_updates, paper_update_tokens = paper_tokens(data)
+        flops = model_flops_per_token(cfg, vocab)
+        peak = peak_flops(torch.cuda.get_device_name())
         print(
             f"{torch.cuda.get_device_name()}, torch {torch.__version__}; {cfg.model._name}, "
             f"{cfg.dataset.max_tokens:,} tokens per batch, {vocab:,} vocabulary, {npairs:,} pairs; "
@@ -124,9 +150,11 @@ def main(argv=None) -> None:
                 for objective in runs:
                     speed, free, overflows = run_wps(data, pairs, tmp, objective, precision, args.updates)
                     runs[objective].append(speed)
+                    utilisation = f"MFU {mfu(speed, flops, peak):.1%}" if peak else "MFU: peak unknown"
                     print(
-                        f"  {precision:<5} {objective:<9} {speed:>10,.0f} tok/s   least free "
-                        f"GPU memory {free:.1f} GB   fp16 overflows {overflows}",
+                        f"  {precision:<5} {objective:<9} {speed:>10,.0f} tok/s   {utilisation} "
+                        f"({flops / 1e9:.3f} GFLOP/token)   least free GPU memory {free:.1f} GB   "
+                        f"fp16 overflows {overflows}",
                         flush=True,
                     )
             for objective, speeds in runs.items():
@@ -134,7 +162,7 @@ def main(argv=None) -> None:
             ratio = wps["align_mlm", precision] / wps["mlm", precision]
             days = paper_updates * paper_update_tokens / wps["align_mlm", precision] / 86400
             print(
-                f"  {precision:<5} ALIGN-MLM / MLM {ratio:.3f} (target >= 0.97); the paper's "
+                f"  {precision:<5} ALIGN-MLM / MLM {ratio:.3f} (target >= 0.99); the paper's "
                 f"{paper_updates // 1000}k updates of ALIGN-MLM on this one GPU: {days:.1f} days",
                 flush=True,
             )
