@@ -62,8 +62,11 @@ class PreparedPair:
     def of_data(cls, data_path: Path | str) -> PreparedPair | None:
         """The pair whose bin/ is `data_path` (what fairseq's DATA is), or None for a plain
         fairseq data directory."""
-        root = Path(data_path).resolve().parent
-        return cls.load(root) if (root / MANIFEST).is_file() else None
+        first = Path(str(data_path).split(":")[0]).resolve()  # fairseq's DATA may list shards
+        for root in (first.parent, first.parent.parent):  # OUT/bin, or OUT/bin/shardK
+            if (root / MANIFEST).is_file():
+                return cls.load(root)
+        return None
 
     @property
     def settings(self) -> dict:
@@ -80,6 +83,18 @@ class PreparedPair:
     @property
     def bin_dir(self) -> Path:
         return self.root / self.manifest["data"]
+
+    @property
+    def shards(self) -> int:
+        """1, or the number of fairseq data shards (prepare-pair --shards)."""
+        return int(self.manifest.get("shards", 1))
+
+    @property
+    def fairseq_data(self) -> str:
+        """fairseq's DATA: bin/, or its shards joined by ':' (one per epoch)."""
+        if self.shards == 1:
+            return str(self.bin_dir)
+        return ":".join(str(self.bin_dir / f"shard{k}") for k in range(self.shards))
 
     @property
     def fairseq_dictionary(self) -> Path:
@@ -125,7 +140,16 @@ class PreparedPair:
         return h.hexdigest()[:16]
 
 
-FIELDS = ("root", "bin_dir", "languages", "transform", "spm_model", "valid_subsets", "fingerprint")
+FIELDS = (
+    "root",
+    "bin_dir",
+    "fairseq_data",
+    "languages",
+    "transform",
+    "spm_model",
+    "valid_subsets",
+    "fingerprint",
+)
 
 
 def main(argv=None) -> int:

@@ -53,9 +53,7 @@ def test_streamed_pair_equals_the_in_memory_computation(
     # the in-memory computation, independently: whole corpus read, encoded, derived
     sentences = [split_final_punctuation(s) for s in read_sentences(awkward_corpus)]
     mask = valid_mask(len(sentences), 40, 1)
-    sp = train_sentencepiece(
-        [s for s, v in zip(sentences, mask) if not v], tmp_path / "ref", 300, "ref", threads=workers
-    )
+    sp = train_sentencepiece([s for s, v in zip(sentences, mask) if not v], tmp_path / "ref", 300, "ref")
     pieces = vocabulary(sp)
     assert pieces == vocabulary(
         __import__("sentencepiece").SentencePieceProcessor(model_file=str(out / "spm.model"))

@@ -82,11 +82,12 @@ def base_value(key: str):
     return node[0] if isinstance(node, list) else node
 
 
-def data_dir(data: Path) -> tuple[Path, list[str], PreparedPair | None]:
-    """(fairseq data directory, languages, pair) of a prepared pair or of its bin/."""
+def data_dir(data: Path) -> tuple[Path | str, list[str], PreparedPair | None]:
+    """(fairseq's DATA, languages, pair) of a prepared pair or of its bin/; a sharded pair's
+    DATA lists its shards (shard0:shard1:...)."""
     try:
         pair = PreparedPair.load(data)
-        return pair.bin_dir, pair.languages, pair
+        return pair.fairseq_data, pair.languages, pair
     except PairError as err:
         if (data / "pair.json").is_file() or not (data / "dict.txt").is_file():
             raise SystemExit(f"error: --data {err}") from None

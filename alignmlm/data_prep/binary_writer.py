@@ -126,9 +126,9 @@ def link_parallel(bin_dir: Path, lang1: str, lang2: str, parallel_subdir: str) -
     for lang in (lang1, lang2):
         for split in ("train", "valid"):
             for ext in ("bin", "idx"):
-                link_or_copy(
-                    bin_dir / lang / f"{split}.{ext}", para / f"{split}.{lang1}-{lang2}.{lang}.{ext}"
-                )
+                source = bin_dir / lang / f"{split}.{ext}"
+                if source.is_file():  # a sharded pair's bin/ has the validation split only
+                    link_or_copy(source, para / f"{split}.{lang1}-{lang2}.{lang}.{ext}")
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

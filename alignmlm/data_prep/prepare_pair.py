@@ -81,6 +81,7 @@ from alignmlm.errors import reported
 from ..errors import InputError
 from ..pair import ANCHORS_FILE, FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
+from . import shards
 from .binary_writer import SplitStreams, fairseq_dictionary, id_map, link_or_copy, link_parallel
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
@@ -219,9 +220,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="processes encoding and transforming a plain-text corpus, and threads for "
-        "sentencepiece training (>= 1); note that sentencepiece's vocabulary can differ with "
-        "its thread count",
+        help="processes encoding and transforming a plain-text corpus (>= 1); the result does "
+        "not depend on it (sentencepiece always trains with 2 threads: its vocabulary depends "
+        "on its thread count)",
+    )
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help="a synthetic pair of a plain-text corpus in N fairseq data shards (bin/shard0 .. "
+        "shardN-1; fairseq-train takes one per epoch, `alignmlm train --data OUT` passes them "
+        "all), with one sentencepiece model and dictionary; see --stage",
+    )
+    p.add_argument(
+        "--stage",
+        choices=("all", "vocab", "shard", "finish"),
+        default="all",
+        help="with --shards: all (default) runs every stage here; vocab (sentencepiece), shard "
+        "(one shard, --shard-index) and finish (the pair) run them as separate jobs, e.g. a "
+        "SLURM array for the shards (scripts/slurm/prepare_shards.sh); give every stage the same flags",
+    )
+    p.add_argument(
+        "--shard-index", type=int, metavar="K", help="--stage shard: the shard to prepare (0-based)"
     )
     p.add_argument(
         "--overwrite",
@@ -369,6 +390,8 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
         wanted["dict_min_count"] = args.dict_min_count
     if args.anchor_fraction:
         wanted["anchor_fraction"] = args.anchor_fraction
+    if args.shards > 1:
+        wanted["shards"] = args.shards
     if "syn_treebank" in inputs:
         wanted["syn_heads"] = ",".join(parse_heads(args.syn_heads))
     return wanted
@@ -376,7 +399,7 @@ def settings(args: argparse.Namespace, kind: str, inputs: dict[str, Path]) -> di
 
 # Everything a preparation writes into OUT: --overwrite replaces these and nothing else (the
 # staging directory .partial only lives while a preparation runs, or after one was killed).
-WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK, ".partial")
+WRITTEN = ("text", "dict", "bin", "spm.model", "spm.vocab", MANIFEST, LOCK, ".partial", shards.WORK)
 
 
 def check_inputs_outside(out: Path, inputs: list[Path]) -> None:
@@ -536,9 +559,7 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
 
     t = time.perf_counter()
     train_sentences = [s for s, v in zip(sentences, mask) if not v]
-    sp = train_sentencepiece(
-        train_sentences, out / "spm", args.vocab_size, str(args.corpus), seed=args.seed, threads=args.workers
-    )
+    sp = train_sentencepiece(train_sentences, out / "spm", args.vocab_size, str(args.corpus), seed=args.seed)
     pieces = vocabulary(sp)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
 
@@ -616,7 +637,6 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
         args.vocab_size,
         f"{args.corpus} + {args.corpus2}",
         seed=args.seed,
-        threads=args.workers,
     )
     pieces = vocabulary(sp)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
@@ -722,9 +742,43 @@ def prepare(args: argparse.Namespace) -> Path:
     out = args.out
     check_inputs_outside(out, list(inputs.values()))
     make_output_dir(out, "--out")
+    text_corpus = corpus_format(args.corpus, args.corpus_format) == "text"
+    shards.check_shard_args(args, kind, text_corpus)
     wanted = settings(args, kind, inputs)
+    if args.shards > 1:
+        return prepare_sharded(args, kind, wanted, inputs, out)
     with exclusive(out):  # one preparation per OUT at a time
         return prepare_in(args, kind, wanted, inputs, out)
+
+
+def prepare_sharded(args: argparse.Namespace, kind: str, wanted: dict, inputs: dict, out: Path) -> Path:
+    """--shards N: the stages of data_prep/shards.py that --stage asks for."""
+    if args.stage in ("all", "vocab"):
+        with exclusive(out):
+            if not claim_output(out, wanted, args.overwrite):
+                logger.info("%s already holds this pair with the same settings; nothing to do", out)
+                return out
+            # unfinished until the finish stage: a rerun of any stage replaces it
+            write_text_atomic(out / MANIFEST, json.dumps({"settings": wanted, "complete": False}, indent=2))
+            shards.stage_vocab(args, out, wanted)
+    if args.stage in ("all", "shard"):  # shard jobs run side by side: each locks its own shard
+        for k in range(args.shards) if args.stage == "all" else [args.shard_index]:
+            shards.stage_shard(args, out, wanted, k)
+    if args.stage in ("all", "finish"):
+        with exclusive(out):
+            start = time.perf_counter()
+            with staged(out) as stage:
+
+                def assemble(stage_dir: Path, stats: dict) -> dict:
+                    return shards.assemble(args, out, stage_dir, wanted, stats)
+
+                manifest = build(args, kind, wanted, stage, start, produce=assemble)
+                manifest["input_paths"] = {role: str(path.absolute()) for role, path in inputs.items()}
+                manifest["shards"] = args.shards
+                move_in(out, stage, wanted)
+            write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+            logger.info("done: %d fairseq data shards in %s", args.shards, out / "bin")
+    return out
 
 
 def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, inputs: dict, out: Path) -> Path:
@@ -741,13 +795,16 @@ def prepare_in(args: argparse.Namespace, kind: str, wanted: dict, inputs: dict, 
     return out
 
 
-def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: float) -> dict:
-    """Write the pair's files into OUT (the staging directory); returns its manifest."""
+def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: float, produce=None) -> dict:
+    """Write the pair's files into OUT (the staging directory); returns its manifest. PRODUCE
+    (out, stats) -> result: what writes bin/ (the shards' assembly), instead of the preparation."""
     for sub in ("text", "dict", "bin"):
         (out / sub).mkdir(exist_ok=True)
     stats: dict = {"seconds": {}}
     streamed = kind == "synthetic" and corpus_format(args.corpus, args.corpus_format) == "text"
-    if streamed:  # any size, bounded memory; writes bin/ itself
+    if produce is not None:
+        result = produce(out, stats)
+    elif streamed:  # any size, bounded memory; writes bin/ itself
         result = prepare_streamed_synthetic(args, out, stats)
     else:
         result = (prepare_synthetic if kind == "synthetic" else prepare_natural)(args, out, stats)

@@ -10,6 +10,10 @@ import sentencepiece as spm
 
 from ..errors import InputError
 
+# sentencepiece's vocabulary depends on how many threads train it (1 and 2 give other pieces), so
+# the count is fixed: --workers changes how fast a pair is prepared, never the pair
+THREADS = 2
+
 
 def train_sentencepiece(
     sentences: Sequence[str],
@@ -17,7 +21,6 @@ def train_sentencepiece(
     vocab_size: int,
     corpus_name: str,
     seed: int = 1,
-    threads: int = 1,
     max_sentences: int = 500_000,
 ) -> spm.SentencePieceProcessor:
     """A unigram model with <unk> at id 0 and no bos/eos/pad (fairseq adds its own specials).
@@ -43,7 +46,7 @@ def train_sentencepiece(
             hard_vocab_limit=True,
             input_sentence_size=max_sentences,
             shuffle_input_sentence=True,
-            num_threads=threads,
+            num_threads=THREADS,
             minloglevel=2,
         )
     except RuntimeError as err:

@@ -16,6 +16,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
@@ -78,11 +79,11 @@ def count_lines(path: Path, flag: str) -> tuple[int, int]:
     return n, size
 
 
-def chunks(path: Path, flag: str, size: int | None = None) -> Iterator[tuple[int, list[str]]]:
-    """(index of the first line, lines) of consecutive chunks of SIZE (CHUNK_LINES) lines."""
-    size = size or CHUNK_LINES
-    lines = iter_lines(path, flag)
-    start = 0
+def chunks(path: Path, flag: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(index of the first line, lines) of consecutive chunks of CHUNK_LINES lines, of the
+    corpus's lines START..STOP-1 (the lines before START are read and skipped)."""
+    size = CHUNK_LINES
+    lines = islice(iter_lines(path, flag), start, stop)
     while chunk := list(islice(lines, size)):
         yield start, chunk
         start += len(chunk)
@@ -129,69 +130,140 @@ def encode_chunk(chunk: tuple[int, list[str]]) -> dict:
     return result
 
 
-def prepare_streamed_synthetic(args, out: Path, stats: dict, write_text: bool = True) -> dict:
-    """prepare_pair's synthetic pair of a plain-text --corpus, streamed (see the module doc);
-    returns what prepare_synthetic returns, and writes bin/ (and text/) itself."""
-    transforms = parse_transforms(args.transform)
-    trans = "trans" in transforms
+@dataclass
+class Vocabulary:
+    """What encoding any range of the corpus needs: the line count and validation mask, the
+    sentencepiece model and the pair's fairseq ids of both languages' pieces."""
+
+    sentences: int
+    mask: np.ndarray
+    spm_file: Path
+    pieces: list
+    anchors: list
+    transforms: list
+    out_pieces: list
+    dictionary: object
+    map1: np.ndarray
+    map2: np.ndarray
+
+    @property
+    def trans(self) -> bool:
+        return "trans" in self.transforms
+
+
+def train_vocabulary(args, spm_prefix: Path, stats: dict) -> Vocabulary:
+    """Count the corpus, draw the validation lines, train sentencepiece on the others (streamed
+    to it) into SPM_PREFIX.{model,vocab}."""
     t = time.perf_counter()
     n, size = count_lines(args.corpus, "--corpus")
     stats["seconds"]["read"] = time.perf_counter() - t
     stats["corpus_bytes"] = size
-    mask = valid_mask(n, args.valid_size, args.seed, f"--corpus {args.corpus} ({args.lang1})")
+    mask = corpus_mask(args, n)
     logger.info("%s: %d sentences (%d for validation)", args.corpus, n, mask.sum())
-
     t = time.perf_counter()
     training_lines = (
         split_final_punctuation(line)
         for k, line in enumerate(iter_lines(args.corpus, "--corpus"))
         if not mask[k]
     )
-    sp = train_sentencepiece(
-        training_lines, out / "spm", args.vocab_size, str(args.corpus), seed=args.seed, threads=args.workers
-    )
-    pieces = vocabulary(sp)
+    train_sentencepiece(training_lines, spm_prefix, args.vocab_size, str(args.corpus), seed=args.seed)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
+    return load_vocabulary(args, Path(f"{spm_prefix}.model"), n)
 
+
+def corpus_mask(args, n: int) -> np.ndarray:
+    return valid_mask(n, args.valid_size, args.seed, f"--corpus {args.corpus} ({args.lang1})")
+
+
+def load_vocabulary(args, spm_file: Path, sentences: int) -> Vocabulary:
+    """The Vocabulary of a trained sentencepiece model and the pair's settings (ARGS)."""
+    import sentencepiece as spm
+
+    transforms = parse_transforms(args.transform)
+    pieces = vocabulary(spm.SentencePieceProcessor(model_file=str(spm_file)))
     anchors = choose_anchors(len(pieces), args.anchor_fraction, args.seed) if args.anchor_fraction else []
     derive = PieceSentenceTransform(pieces, transforms, seed=args.seed, anchors=anchors)
+    trans = "trans" in transforms
     tokens = [token for token, _ in joint_tokens(pieces, np.zeros(len(pieces), dtype=np.int64), trans)]
     dictionary = fairseq_dictionary(tokens)
-    map1, map2 = id_map(dictionary, pieces), id_map(dictionary, derive.out_pieces)
-
-    t = time.perf_counter()
-    streams = SplitStreams(
-        out / "bin", [args.lang1, args.lang2], dictionary, out / "text" if write_text else None
+    return Vocabulary(
+        sentences=sentences,
+        mask=corpus_mask(args, sentences),
+        spm_file=spm_file,
+        pieces=pieces,
+        anchors=anchors,
+        transforms=list(transforms),
+        out_pieces=derive.out_pieces,
+        dictionary=dictionary,
+        map1=id_map(dictionary, pieces),
+        map2=id_map(dictionary, derive.out_pieces),
     )
-    counts = np.zeros(len(pieces), dtype=np.int64)
-    train_counts = np.zeros(len(pieces), dtype=np.int64)
-    init = (str(out / "spm.model"), pieces, transforms, args.seed, anchors, map1, map2, write_text)
-    with pool(args.workers, init) as workers, progress(n, "encode, transform, binarize", "sent") as bar:
-        for result in workers.imap(encode_chunk, chunks(args.corpus, "--corpus")):
-            lengths, start = result["lengths"], result["start"]
-            valid = mask[start : start + len(lengths)]
+
+
+def encode_range(args, vocab: Vocabulary, streams: SplitStreams, start: int = 0, stop: int | None = None):
+    """Encode, transform and write lines START..STOP-1 of the corpus (every line by default) to
+    STREAMS, in order, with --workers processes; returns (piece counts of every line, of the
+    training lines) by sentencepiece id."""
+    stop = vocab.sentences if stop is None else stop
+    counts = np.zeros(len(vocab.pieces), dtype=np.int64)
+    train_counts = np.zeros(len(vocab.pieces), dtype=np.int64)
+    text = streams.texts is not None
+    init = (
+        str(vocab.spm_file),
+        vocab.pieces,
+        vocab.transforms,
+        args.seed,
+        vocab.anchors,
+        vocab.map1,
+        vocab.map2,
+        text,
+    )
+    with (
+        pool(args.workers, init) as workers,
+        progress(stop - start, "encode, transform, binarize", "sent") as bar,
+    ):
+        for result in workers.imap(encode_chunk, chunks(args.corpus, "--corpus", start=start, stop=stop)):
+            lengths, first = result["lengths"], result["start"]
+            valid = vocab.mask[first : first + len(lengths)]
             streams.add(args.lang1, result["ids1"], lengths, valid, result.get("text1"))
             streams.add(args.lang2, result["ids2"], lengths, valid, result.get("text2"))
-            counts += np.bincount(result["sp_ids"], minlength=len(pieces))
-            train_counts += np.bincount(result["sp_ids"][np.repeat(~valid, lengths)], minlength=len(pieces))
+            counts += np.bincount(result["sp_ids"], minlength=len(vocab.pieces))
+            train_counts += np.bincount(
+                result["sp_ids"][np.repeat(~valid, lengths)], minlength=len(vocab.pieces)
+            )
             bar.update(len(lengths))
-    sentences = streams.close()
-    stats["seconds"]["encode_transform_binarize"] = time.perf_counter() - t
-    stats["sentences"] = sentences[args.lang1]
+    return counts, train_counts
 
-    write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans))
-    if anchors:
+
+def finish_pair(vocab: Vocabulary, counts: np.ndarray, train_counts: np.ndarray, out: Path) -> dict:
+    """bin/dict.txt (with the counts) and dict/anchors.txt; returns what prepare_synthetic returns."""
+    write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(vocab.pieces, counts, vocab.trans))
+    if vocab.anchors:
         with open(out / "dict" / ANCHORS_FILE, "w", encoding="utf-8") as f:
-            f.writelines(pieces[i] + "\n" for i in anchors)
+            f.writelines(vocab.pieces[i] + "\n" for i in vocab.anchors)
     return {
-        "anchors": len(anchors),
+        "anchors": len(vocab.anchors),
         "dictionary_units": "pieces",
-        "vocab_per_language": len(pieces) - 1,
-        "twin_offset": len(pieces) - 1 if trans else 0,
-        "pairs": synthetic_pairs(pieces, trans, anchors),
-        "source_frequency": {p: int(c) for p, c in zip(pieces, train_counts)},
-        "transforms": list(transforms),
+        "vocab_per_language": len(vocab.pieces) - 1,
+        "twin_offset": len(vocab.pieces) - 1 if vocab.trans else 0,
+        "pairs": synthetic_pairs(vocab.pieces, vocab.trans, vocab.anchors),
+        "source_frequency": {p: int(c) for p, c in zip(vocab.pieces, train_counts)},
+        "transforms": vocab.transforms,
     }
+
+
+def prepare_streamed_synthetic(args, out: Path, stats: dict, write_text: bool = True) -> dict:
+    """prepare_pair's synthetic pair of a plain-text --corpus, streamed (see the module doc);
+    returns what prepare_synthetic returns, and writes bin/ (and text/) itself."""
+    vocab = train_vocabulary(args, out / "spm", stats)
+    t = time.perf_counter()
+    streams = SplitStreams(
+        out / "bin", [args.lang1, args.lang2], vocab.dictionary, out / "text" if write_text else None
+    )
+    counts, train_counts = encode_range(args, vocab, streams)
+    stats["sentences"] = streams.close()[args.lang1]
+    stats["seconds"]["encode_transform_binarize"] = time.perf_counter() - t
+    return finish_pair(vocab, counts, train_counts, out)
 
 
 class pool:

@@ -59,7 +59,7 @@ pair_field() {  # pair_field FIELD: one field of the prepared pair DATA (alignml
   value=$("$PYTHON" -m alignmlm.pair "$DATA" "$1" 2>&1) || die "DATA=$DATA: ${value#error: }"
   echo "$value"
 }
-DATA_BIN=$(pair_field bin_dir)
+DATA_BIN=$(pair_field fairseq_data)  # bin/, or its shards joined by ":"
 VALID_SUBSETS=$(pair_field valid_subsets)
 WORLD_SIZE=$((NODES * GPUS_PER_NODE))
 read -r -a extra_args <<< "$EXTRA_ARGS"
