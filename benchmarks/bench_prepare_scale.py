@@ -55,7 +55,16 @@ def tree_rss_bytes(pid: int) -> int:
 
 def run_prepare(corpus: Path, out: Path, workers: int, vocab: int) -> tuple[float, int]:
     argv = [sys.executable, "-m", "alignmlm", "prepare-pair", "--corpus", str(corpus)]
-    argv += ["--transform", "trans+inv", "--vocab-size", str(vocab), "--out", str(out), "--workers", str(workers)]
+    argv += [
+        "--transform",
+        "trans+inv",
+        "--vocab-size",
+        str(vocab),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
