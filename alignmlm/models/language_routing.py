@@ -60,8 +60,8 @@ class LanguageRoutedLayer(nn.Module):
 def check_lang_ids(lang_ids: torch.Tensor, num_langs: int, what: str) -> None:
     if lang_ids.numel() and (lang_ids.min() < 0 or lang_ids.max() >= num_langs):
         raise ValueError(
-            f"{what}: language ids must be in [0, {num_langs}); got "
-            f"[{lang_ids.min().item()}, {lang_ids.max().item()}]"
+            f"language ids must be in [0, {num_langs}); got "
+            f"[{lang_ids.min().item()}, {lang_ids.max().item()}] ({what})"
         )
 
 
