@@ -11,10 +11,12 @@ from alignmlm.criterions.align_mlm import ReplayedGradient
 NO_DROPOUT = ("model.dropout=0.0", "model.attention_dropout=0.0", "model.activation_dropout=0.0")
 
 
-def build(pair, *overrides):
+def build(pair, *overrides, update_freq=4):
     from fairseq import tasks
 
-    cfg = training_config("align_mlm", pair, *NO_DROPOUT, *overrides)
+    cfg = training_config(
+        "align_mlm", pair, *NO_DROPOUT, f"optimization.update_freq=[{update_freq}]", *overrides
+    )
     task = tasks.setup_task(cfg.task)
     torch.manual_seed(1)
     model = task.build_model(cfg.model)
@@ -103,3 +105,19 @@ def test_replayed_gradient_casts_after_scaling():
     (out * 1024.0).backward()
     assert table.grad.dtype == torch.float16
     assert torch.allclose(table.grad.float(), torch.full((3, 2), 1.024e-5), rtol=1e-3)
+
+
+def test_one_batch_per_update_computes_the_term_directly(tiny_pair):
+    """--update-freq 1: nothing to share between batches, so no replay (it would add a pass):
+    the term is computed at each batch, with the same gradient."""
+    task, model, criterion = build(tiny_pair, update_freq=1)
+    assert not criterion.replay
+    dataset = task.dataset("train")
+    batch = dataset.collater([dataset[i] for i in range(8)])
+    _, _, direct, computed = accumulate(task, model, criterion, [batch, batch], update=2)
+    assert computed == 2 and criterion._update_term is None
+    criterion.replay = True
+    _, _, replayed, computed = accumulate(task, model, criterion, [batch, batch], update=3)
+    assert computed == 1
+    for name, grad in direct.items():
+        assert relative_error(replayed[name], grad) < 1e-5, name

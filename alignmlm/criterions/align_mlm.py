@@ -7,13 +7,16 @@ any batch size, world size or --update-freq. It is computed in fp32 whatever the
 precision.
 
 L_align depends on the embeddings only, and they do not change between the batches accumulated
-into one update (--update-freq). So in training it is computed once per update, at the update's
-first batch, with its gradient; every batch of the update then adds that gradient times its own
-sample size (`ReplayedGradient`), which is exactly what computing it at every batch would give.
+into one update (--update-freq). So with --update-freq > 1 it is computed once per update, at
+the update's first batch, with its gradient; every batch of the update then adds that gradient
+times its own sample size (`ReplayedGradient`), which is exactly what computing it at every batch
+would give (benchmarks/bench_update_freq.py: at the paper's scale on CPU, 0.46x the term's cost
+per update at --update-freq 4, 0.36x at 8; at 1 replaying would cost 1.2x, so it is not done).
 """
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from fairseq import metrics, utils
@@ -56,6 +59,7 @@ class AlignMLMCriterionConfig(MaskedLmConfig):
         metadata={"help": "pairs sampled per update (same on every worker); 0: all pairs, as the paper"},
     )
     seed: int = II("common.seed")
+    update_freq: Any = II("optimization.update_freq")
 
 
 @register_criterion("align_mlm", dataclass=AlignMLMCriterionConfig)
@@ -75,6 +79,9 @@ class AlignMLMLoss(MaskedLmLoss):
         self.temperature = cfg.align_temperature
         self.pairs_per_step = cfg.align_pairs_per_step
         self.seed = cfg.seed
+        # batches accumulated per update (one figure per epoch): with more than one, the term is
+        # computed once per update and replayed; with one, replaying would only add a pass
+        self.replay = max(int(f) for f in cfg.update_freq) > 1
         self._pairs_by_device: dict = {}
         # (update, model, L_align, its gradient per table): the term of the update in progress
         self._update_term = None
@@ -117,7 +124,7 @@ class AlignMLMLoss(MaskedLmLoss):
         mlm_loss, sample_size, logging_output = super().forward(model, sample, reduce)
         update = self.task.num_updates
         weight = self.weight(update)
-        if model.training and torch.is_grad_enabled():
+        if self.replay and model.training and torch.is_grad_enabled():
             align, replayed = self._term_of_update(model, update)
             loss = mlm_loss + weight * sample_size * replayed
         else:
