@@ -10,7 +10,7 @@ import pytest
 from conftest import BUNDLED_CORPUS, run
 
 from alignmlm.data_prep import streamed_synthetic
-from alignmlm.data_prep.corpus import read_sentences, valid_mask
+from alignmlm.data_prep.corpus import iter_lines, valid_mask
 from alignmlm.data_prep.prepare_pair import main as prepare_pair_main
 from alignmlm.data_prep.sentencepiece_model import train_sentencepiece, vocabulary
 from alignmlm.data_prep.transforms import PieceSentenceTransform, split_final_punctuation
@@ -51,7 +51,8 @@ def test_streamed_pair_equals_the_in_memory_computation(
     lang2 = manifest["languages"][1]
 
     # the in-memory computation, independently: whole corpus read, encoded, derived
-    sentences = [split_final_punctuation(s) for s in read_sentences(awkward_corpus)]
+    text = awkward_corpus.read_text(encoding="utf-8")
+    sentences = [split_final_punctuation(s.strip()) for s in text.splitlines() if s.strip()]
     mask = valid_mask(len(sentences), 40, 1)
     sp = train_sentencepiece([s for s, v in zip(sentences, mask) if not v], tmp_path / "ref", 300, "ref")
     pieces = vocabulary(sp)
@@ -100,4 +101,4 @@ def test_a_bad_byte_names_file_and_line(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"one line\nsecond \xff line\n")
     with pytest.raises(Exception, match=r"bad.txt:2: corpus is not valid UTF-8 \(byte 0xff at column 8\)"):
-        list(streamed_synthetic.iter_lines(path, "--corpus"))
+        list(iter_lines(path))

@@ -4,21 +4,47 @@ identity of input files (a full content hash) and the checks of the paths a comm
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-
-from alignmlm.data.text_file import read_utf8
 
 from ..errors import InputError, describe_os_error
 from ..safe_files import file_sha256
 
 
+def iter_lines(path: Path, bar=None) -> Iterator[str]:
+    """The non-blank lines of a UTF-8 file, stripped (lines split where str.splitlines splits),
+    read one line at a time: any size in little memory. A bad byte names file, line and column.
+    BAR (a tqdm progress bar), if given, counts the bytes read."""
+    pending = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}:{number}: corpus is not valid UTF-8 (byte 0x{raw[err.start]:02x} at "
+                    f"column {err.start + 1}); convert it first, e.g. iconv -f latin1 -t utf-8"
+                ) from None
+            if bar is not None:
+                pending += len(raw)
+                if pending > 1 << 22:
+                    bar.update(pending)
+                    pending = 0
+            for line in text.splitlines():
+                line = line.strip()
+                if line:
+                    yield line
+    if bar is not None:
+        bar.update(pending)
+
+
 def read_sentences(path: Path, flag: str = "--corpus") -> list[str]:
-    """The non-blank lines of a UTF-8 file, stripped. Blank lines are skipped."""
-    text = read_utf8(path, "corpus")
-    sentences = [line.strip() for line in text.splitlines()]
-    sentences = [s for s in sentences if s]
+    """The non-blank lines of a UTF-8 file, stripped (iter_lines). Blank lines are skipped."""
+    if not path.is_file():
+        raise InputError(f"{path}: corpus not found")
+    sentences = list(iter_lines(path))
     if not sentences:
         raise InputError(f"{flag} {path}: corpus is empty (no non-blank lines)")
     return sentences

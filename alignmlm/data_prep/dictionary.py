@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -9,7 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..pair import ANCHORS_FILE
 from .transforms import TWIN_MARK, twin_piece
+
+logger = logging.getLogger(__name__)
 
 
 def piece_counts(encoded: Iterable[Sequence[int]], vocab_size: int) -> np.ndarray:
@@ -155,3 +159,35 @@ def pairs_in_corpora(
         return list(pairs), {"min_count": 0, "kept": len(pairs), "dropped": 0}
     kept = [(s, t) for s, t in pairs if source_counts[s] >= min_count and target_counts[t] >= min_count]
     return kept, {"min_count": min_count, "kept": len(kept), "dropped": len(pairs) - len(kept)}
+
+
+def write_synthetic_dictionaries(
+    out: Path,
+    pieces: Sequence[str],
+    transforms: Sequence[str],
+    anchors: Sequence[int],
+    counts: np.ndarray,
+    train_counts: np.ndarray,
+) -> dict:
+    """A synthetic pair's OUT/bin/dict.txt (COUNTS: every line's pieces) and OUT/dict/anchors.txt;
+    returns its manifest fields and ground-truth pairs (source frequency: TRAIN_COUNTS)."""
+    trans = "trans" in transforms
+    write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans))
+    if anchors:
+        with open(out / "dict" / ANCHORS_FILE, "w", encoding="utf-8") as f:
+            f.writelines(pieces[i] + "\n" for i in anchors)
+        logger.info(
+            "anchors: %d of %d pieces shared by both languages (dict/%s); left out of the dictionary",
+            len(anchors),
+            len(pieces) - 1,
+            ANCHORS_FILE,
+        )
+    return {
+        "anchors": len(anchors),
+        "dictionary_units": "pieces",
+        "vocab_per_language": len(pieces) - 1,
+        "twin_offset": len(pieces) - 1 if trans else 0,
+        "pairs": synthetic_pairs(pieces, trans, anchors),
+        "source_frequency": {p: int(c) for p, c in zip(pieces, train_counts)},
+        "transforms": list(transforms),
+    }

@@ -79,7 +79,7 @@ from alignmlm.data.parallel_text import read_parallel
 from alignmlm.errors import reported
 
 from ..errors import InputError
-from ..pair import ANCHORS_FILE, FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
+from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from . import shards
 from .binary_writer import SplitStreams, fairseq_dictionary, id_map, link_or_copy, link_parallel
@@ -92,14 +92,14 @@ from .dictionary import (
     parse_band,
     piece_counts,
     split_by_source_word,
-    synthetic_pairs,
     write_fairseq_dictionary,
+    write_synthetic_dictionaries,
 )
 from .sentencepiece_model import train_sentencepiece, vocabulary
 from .streamed_synthetic import prepare_streamed_synthetic
 from .syn_order import SynOrder, parse_heads
 from .transform_conllu import add_syn_arguments
-from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn, split_final_punctuation
+from .transforms import PieceSentenceTransform, parse_transforms, refuse_syn
 
 logger = logging.getLogger("prepare_pair")
 LOCK = ".prepare.lock"  # the lock file of earlier versions (now the lock is on OUT itself)
@@ -482,11 +482,6 @@ def move_in(out: Path, stage: Path, wanted: dict) -> None:
         shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
 
 
-def write_lines(path: Path, lines) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-
-
 def encode(sp, sentences: list[str], desc: str, chunk: int = 10_000) -> list[list[int]]:
     ids: list[list[int]] = []
     with tqdm(
@@ -498,14 +493,12 @@ def encode(sp, sentences: list[str], desc: str, chunk: int = 10_000) -> list[lis
     return ids
 
 
-def read_corpus(path: Path, flag: str, fmt: str, trees: bool = False, detach: bool = True):
-    """(sentences, trees) of a corpus: plain text lines (with DETACH, final punctuation detached
-    for the word-order transforms), or a CoNLL-U file's sentences (FORMs joined by spaces) and,
-    with TREES, their checked trees."""
+def read_corpus(path: Path, flag: str, fmt: str, trees: bool = False):
+    """(sentences, trees) of a corpus: plain text lines as they are (no tree), or a CoNLL-U file's
+    sentences (FORMs joined by spaces) and, with TREES, their checked trees."""
     if corpus_format(path, fmt) == "conllu":
         return corpus_sentences(path, flag, trees)
-    lines = read_sentences(path, flag)
-    return ([split_final_punctuation(s) for s in lines] if detach else lines), None
+    return read_sentences(path, flag), None
 
 
 def word_units(sp, derive: PieceSentenceTransform, sentences, encoded, stats: dict) -> list:
@@ -547,9 +540,10 @@ def syn_orders(args, trees: list, stats: dict) -> list:
 
 
 def prepare_synthetic(args, out: Path, stats: dict) -> dict:
+    """A synthetic pair of a CoNLL-U corpus, in memory (syn needs its trees; plain text is
+    streamed: streamed_synthetic.py)."""
     transforms = parse_transforms(args.transform)
     trans = "trans" in transforms
-    conllu = corpus_format(args.corpus, args.corpus_format) == "conllu"
     t = time.perf_counter()
     sentences, trees = read_corpus(args.corpus, "--corpus", args.corpus_format, trees="syn" in transforms)
     stats["seconds"]["read"] = time.perf_counter() - t
@@ -567,17 +561,12 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     encoded = encode(sp, sentences, "encode")
     stats["seconds"]["encode"] = time.perf_counter() - t
     t = time.perf_counter()
-    # a CoNLL-U sentence is one sentence (as in task data); a text line may hold several
+    # a CoNLL-U sentence is one sentence, as in task data
     anchors = choose_anchors(len(pieces), args.anchor_fraction, args.seed) if args.anchor_fraction else []
     derive = PieceSentenceTransform(
-        pieces,
-        transforms,
-        seed=args.seed,
-        split_sentences=not conllu,
-        trees=orders is not None,
-        anchors=anchors,
+        pieces, transforms, seed=args.seed, split_sentences=False, trees=orders is not None, anchors=anchors
     )
-    units = word_units(sp, derive, sentences, encoded, stats) if conllu else [None] * len(encoded)
+    units = word_units(sp, derive, sentences, encoded, stats)
     derived = [
         derive.derive_ids(ids, None if orders is None else orders[k], units[k])
         for k, ids in enumerate(
@@ -586,41 +575,23 @@ def prepare_synthetic(args, out: Path, stats: dict) -> dict:
     ]
     stats["seconds"]["transform"] = time.perf_counter() - t
     t = time.perf_counter()
-    tokens = joint_tokens(pieces, piece_counts(encoded, len(pieces)), trans)
-    dictionary = fairseq_dictionary([token for token, _ in tokens])
+    counts = piece_counts(encoded, len(pieces))
+    dictionary = fairseq_dictionary([token for token, _ in joint_tokens(pieces, counts, trans)])
     streams = SplitStreams(out / "bin", [args.lang1, args.lang2], dictionary, out / "text")
     streams.add_sentences(args.lang1, encoded, pieces, id_map(dictionary, pieces), mask)
     streams.add_sentences(args.lang2, derived, derive.out_pieces, id_map(dictionary, derive.out_pieces), mask)
     stats["sentences"] = streams.close()[args.lang1]
     stats["seconds"]["binarize"] = time.perf_counter() - t
 
-    counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
-    write_fairseq_dictionary(out / "bin" / "dict.txt", tokens)
-    pairs = synthetic_pairs(pieces, trans, anchors)
-    if anchors:
-        write_lines(out / "dict" / ANCHORS_FILE, [pieces[i] for i in anchors])
-        logger.info(
-            "anchors: %d of %d pieces shared by both languages (dict/%s); left out of the dictionary",
-            len(anchors),
-            len(pieces) - 1,
-            ANCHORS_FILE,
-        )
-    return {
-        "anchors": len(anchors),
-        "dictionary_units": "pieces",
-        "vocab_per_language": len(pieces) - 1,
-        "twin_offset": len(pieces) - 1 if trans else 0,
-        "pairs": pairs,
-        "source_frequency": {p: int(c) for p, c in zip(pieces, counts)},
-        "transforms": list(transforms),
-    }
+    train_counts = piece_counts((ids for ids, v in zip(encoded, mask) if not v), len(pieces))
+    return write_synthetic_dictionaries(out, pieces, transforms, anchors, counts, train_counts)
 
 
 def prepare_natural(args, out: Path, stats: dict) -> dict:
     corpora = {
         # no word-order transform here: text is read as it is
-        args.lang1: read_corpus(args.corpus, "--corpus", args.corpus_format, detach=False)[0],
-        args.lang2: read_corpus(args.corpus2, "--corpus2", args.corpus_format, detach=False)[0],
+        args.lang1: read_corpus(args.corpus, "--corpus", args.corpus_format)[0],
+        args.lang2: read_corpus(args.corpus2, "--corpus2", args.corpus_format)[0],
     }
     where = {
         args.lang1: f"--corpus {args.corpus} ({args.lang1})",
@@ -647,10 +618,11 @@ def prepare_natural(args, out: Path, stats: dict) -> dict:
         [token for token, _ in joint_tokens(pieces, np.zeros(len(pieces)), trans=False)]
     )
     streams = SplitStreams(out / "bin", list(corpora), dictionary, out / "text")
+    ids_of = id_map(dictionary, pieces)
     for lang, sents in corpora.items():
         encoded = encode(sp, sents, f"encode {lang}")
         counts = counts + piece_counts(encoded, len(pieces))
-        streams.add_sentences(lang, encoded, pieces, id_map(dictionary, pieces), masks[lang])
+        streams.add_sentences(lang, encoded, pieces, ids_of, masks[lang])
     stats["sentences"] = streams.close()
     stats["seconds"]["encode"] = time.perf_counter() - t
     write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(pieces, counts, trans=False))
@@ -708,11 +680,12 @@ def write_parallel(
         out / "bin" / PARALLEL_SUBDIR, langs, dictionary, out / "text" / PARALLEL_SUBDIR, parallel=langs
     )
     unknown = total = 0
+    ids_of = id_map(dictionary, pieces)
     for lang, side in zip(langs, zip(*parallel)):
         encoded = encode(sp, list(side), f"encode parallel {lang}")
         unknown += sum(ids.count(0) for ids in encoded)  # id 0: sentencepiece's <unk>
         total += sum(map(len, encoded))
-        streams.add_sentences(lang, encoded, pieces, id_map(dictionary, pieces), mask)
+        streams.add_sentences(lang, encoded, pieces, ids_of, mask)
     counts = streams.close()[args.lang1]
     logger.info(
         "%s: %d sentence pairs (%d for validation); <unk> pieces: %d of %d (sentencepiece is "

@@ -24,43 +24,15 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..pair import ANCHORS_FILE
 from .binary_writer import SplitStreams, fairseq_dictionary, id_map
-from .corpus import valid_mask
-from .dictionary import choose_anchors, joint_tokens, synthetic_pairs, write_fairseq_dictionary
+from .corpus import iter_lines, valid_mask
+from .dictionary import choose_anchors, joint_tokens, write_synthetic_dictionaries
 from .sentencepiece_model import train_sentencepiece, vocabulary
 from .transforms import PieceSentenceTransform, parse_transforms, split_final_punctuation
 
 logger = logging.getLogger(__name__)
 
 CHUNK_LINES = 20_000  # lines per task of a worker: ~2 MB of text
-
-
-def iter_lines(path: Path, flag: str, bar: tqdm | None = None) -> Iterator[str]:
-    """The non-blank lines of a UTF-8 file, stripped, as read_sentences gives them (lines split
-    where str.splitlines splits), read one line at a time; a bad byte names file and line. BAR,
-    if given, counts the bytes read."""
-    pending = 0
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(
-                    f"{path}:{number}: corpus is not valid UTF-8 (byte 0x{raw[err.start]:02x} at "
-                    f"column {err.start + 1}); convert it first, e.g. iconv -f latin1 -t utf-8"
-                ) from None
-            if bar is not None:
-                pending += len(raw)
-                if pending > 1 << 22:
-                    bar.update(pending)
-                    pending = 0
-            for line in text.splitlines():
-                line = line.strip()
-                if line:
-                    yield line
-    if bar is not None:
-        bar.update(pending)
 
 
 def progress(total: int, desc: str, unit: str = "B") -> tqdm:
@@ -73,7 +45,7 @@ def count_lines(path: Path, flag: str) -> tuple[int, int]:
     """(sentences, bytes) of a corpus, streamed."""
     size = path.stat().st_size
     with progress(size, "count sentences") as bar:
-        n = sum(1 for _ in iter_lines(path, flag, bar))
+        n = sum(1 for _ in iter_lines(path, bar))
     if n == 0:
         raise InputError(f"{flag} {path}: corpus is empty (no non-blank lines)")
     return n, size
@@ -83,7 +55,7 @@ def chunks(path: Path, flag: str, start: int = 0, stop: int | None = None) -> It
     """(index of the first line, lines) of consecutive chunks of CHUNK_LINES lines, of the
     corpus's lines START..STOP-1 (the lines before START are read and skipped)."""
     size = CHUNK_LINES
-    lines = islice(iter_lines(path, flag), start, stop)
+    lines = islice(iter_lines(path), start, stop)
     while chunk := list(islice(lines, size)):
         yield start, chunk
         start += len(chunk)
@@ -162,9 +134,7 @@ def train_vocabulary(args, spm_prefix: Path, stats: dict) -> Vocabulary:
     logger.info("%s: %d sentences (%d for validation)", args.corpus, n, mask.sum())
     t = time.perf_counter()
     training_lines = (
-        split_final_punctuation(line)
-        for k, line in enumerate(iter_lines(args.corpus, "--corpus"))
-        if not mask[k]
+        split_final_punctuation(line) for k, line in enumerate(iter_lines(args.corpus)) if not mask[k]
     )
     train_sentencepiece(training_lines, spm_prefix, args.vocab_size, str(args.corpus), seed=args.seed)
     stats["seconds"]["sentencepiece_train"] = time.perf_counter() - t
@@ -236,20 +206,10 @@ def encode_range(args, vocab: Vocabulary, streams: SplitStreams, start: int = 0,
 
 
 def finish_pair(vocab: Vocabulary, counts: np.ndarray, train_counts: np.ndarray, out: Path) -> dict:
-    """bin/dict.txt (with the counts) and dict/anchors.txt; returns what prepare_synthetic returns."""
-    write_fairseq_dictionary(out / "bin" / "dict.txt", joint_tokens(vocab.pieces, counts, vocab.trans))
-    if vocab.anchors:
-        with open(out / "dict" / ANCHORS_FILE, "w", encoding="utf-8") as f:
-            f.writelines(vocab.pieces[i] + "\n" for i in vocab.anchors)
-    return {
-        "anchors": len(vocab.anchors),
-        "dictionary_units": "pieces",
-        "vocab_per_language": len(vocab.pieces) - 1,
-        "twin_offset": len(vocab.pieces) - 1 if vocab.trans else 0,
-        "pairs": synthetic_pairs(vocab.pieces, vocab.trans, vocab.anchors),
-        "source_frequency": {p: int(c) for p, c in zip(vocab.pieces, train_counts)},
-        "transforms": vocab.transforms,
-    }
+    """bin/dict.txt and dict/anchors.txt; returns what prepare_synthetic returns."""
+    return write_synthetic_dictionaries(
+        out, vocab.pieces, vocab.transforms, vocab.anchors, counts, train_counts
+    )
 
 
 def prepare_streamed_synthetic(args, out: Path, stats: dict, write_text: bool = True) -> dict:

@@ -114,7 +114,7 @@ class RobertaLangEncoder(RobertaEncoder):
         extra = list(self.extra_embed_tokens) if self.extra_embed_tokens is not None else []
         return [self.sentence_encoder.embed_tokens, *extra]
 
-    def _route(self, src_tokens, src_lang_ids):
+    def _route(self, src_lang_ids):
         if not self.lang_branches:
             return
         if src_lang_ids is None:
@@ -144,7 +144,7 @@ class RobertaLangEncoder(RobertaEncoder):
                 "src_lang_ids given but the model has no language embeddings (--num-langs 0) "
                 "and no language-specific layers"
             )
-        self._route(src_tokens, src_lang_ids)  # the routed layers read the ids when the encoder runs
+        self._route(src_lang_ids)  # the routed layers read the ids when the encoder runs
         x = x + embed_by_language(self.token_tables(), src_tokens, src_lang_ids)
         if src_lang_ids is not None and self.embed_langs is not None:
             check_lang_ids(src_lang_ids, self.num_langs, "--num-langs")
