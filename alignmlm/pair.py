@@ -94,7 +94,7 @@ class PreparedPair:
         """fairseq's DATA: bin/, or its shards joined by ':' (one per epoch)."""
         if self.shards == 1:
             return str(self.bin_dir)
-        return ":".join(str(self.bin_dir / f"shard{k}") for k in range(self.shards))
+        return ":".join(str(self.bin_dir / shard_name(k)) for k in range(self.shards))
 
     @property
     def fairseq_dictionary(self) -> Path:
@@ -138,6 +138,11 @@ class PreparedPair:
             h.update(str(f.relative_to(self.root)).encode())
             h.update(f.read_bytes())
         return h.hexdigest()[:16]
+
+
+def shard_name(k: int) -> str:
+    """bin/shardK: shard K of a sharded pair (prepare-pair --shards, data_prep/shards.py)."""
+    return f"shard{k}"
 
 
 FIELDS = (

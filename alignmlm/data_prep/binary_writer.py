@@ -131,6 +131,15 @@ def link_parallel(bin_dir: Path, lang1: str, lang2: str, parallel_subdir: str) -
                     link_or_copy(source, para / f"{split}.{lang1}-{lang2}.{lang}.{ext}")
 
 
+def link_dictionaries(bin_dir: Path, langs: Sequence[str], parallel_subdir: str) -> None:
+    """BIN/dict.txt linked as BIN/LANG/dict.txt, and as BIN/PARA/dict.LANG.txt where that
+    directory exists: the joint dictionary where fairseq's readers look for it."""
+    for lang in langs:
+        link_or_copy(bin_dir / "dict.txt", bin_dir / lang / "dict.txt")
+        if (bin_dir / parallel_subdir).is_dir():
+            link_or_copy(bin_dir / "dict.txt", bin_dir / parallel_subdir / f"dict.{lang}.txt")
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link (same bytes, no extra disk) where possible, else copy."""
     if dst.exists():

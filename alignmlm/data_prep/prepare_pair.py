@@ -82,7 +82,7 @@ from ..errors import InputError
 from ..pair import FORMAT_VERSION, MANIFEST, PARALLEL_SUBDIR
 from ..safe_files import exclusive, staged, staging_path, write_text_atomic
 from . import shards
-from .binary_writer import SplitStreams, fairseq_dictionary, id_map, link_or_copy, link_parallel
+from .binary_writer import SplitStreams, fairseq_dictionary, id_map, link_dictionaries, link_parallel
 from .corpus import check_input_file, input_fingerprint, make_output_dir, read_sentences, valid_mask
 from .dictionary import (
     choose_anchors,
@@ -699,14 +699,6 @@ def write_parallel(
     return counts | {"unk_pieces": unknown, "pieces": total}
 
 
-def link_dictionaries(args, bin_dir: Path) -> None:
-    """BIN/LANG/dict.txt (and BIN/para/dict.LANG.txt, where para/ exists): the joint dictionary."""
-    for lang in (args.lang1, args.lang2):
-        link_or_copy(bin_dir / "dict.txt", bin_dir / lang / "dict.txt")
-        if (bin_dir / PARALLEL_SUBDIR).is_dir():
-            link_or_copy(bin_dir / "dict.txt", bin_dir / PARALLEL_SUBDIR / f"dict.{lang}.txt")
-
-
 def prepare(args: argparse.Namespace) -> Path:
     kind = check_args(args)
     inputs = input_paths(args, kind)
@@ -805,7 +797,7 @@ def build(args: argparse.Namespace, kind: str, wanted: dict, out: Path, start: f
 
     if kind == "synthetic":  # every sentence is parallel: para/ is the language streams
         link_parallel(out / "bin", args.lang1, args.lang2, PARALLEL_SUBDIR)
-    link_dictionaries(args, out / "bin")
+    link_dictionaries(out / "bin", (args.lang1, args.lang2), PARALLEL_SUBDIR)
     stats["seconds"]["total"] = time.perf_counter() - start
     return {
         "settings": wanted,

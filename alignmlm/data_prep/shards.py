@@ -30,19 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..pair import PARALLEL_SUBDIR
-from .binary_writer import SplitStreams, StreamBuilder, link_or_copy, link_parallel
+from ..pair import PARALLEL_SUBDIR, shard_name
+from .binary_writer import SplitStreams, StreamBuilder, link_dictionaries, link_or_copy, link_parallel
 from .streamed_synthetic import encode_range, finish_pair, load_vocabulary, train_vocabulary
 
 logger = logging.getLogger(__name__)
 
 WORK = ".shards"  # OUT/.shards: the vocabulary and the finished shards, between the stages
 VOCAB_RECORD = "vocab.json"
-SPLITS = ("train", "valid")
-
-
-def shard_name(k: int) -> str:
-    return f"shard{k}"
 
 
 def shard_bounds(sentences: int, shards: int, k: int) -> tuple[int, int]:
@@ -177,16 +172,7 @@ def assemble(args, out: Path, stage: Path, wanted: dict, stats: dict) -> dict:
         for lang in (args.lang1, args.lang2):
             for ext in ("bin", "idx"):
                 link_or_copy(bin_dir / lang / f"valid.{ext}", shard / lang / f"valid.{ext}")
-            link_or_copy(bin_dir / "dict.txt", shard / lang / "dict.txt")
         link_or_copy(bin_dir / "dict.txt", shard / "dict.txt")
         link_parallel(shard, args.lang1, args.lang2, PARALLEL_SUBDIR)
+        link_dictionaries(shard, (args.lang1, args.lang2), PARALLEL_SUBDIR)
     return result
-
-
-def remove_work(out: Path) -> None:
-    shutil.rmtree(out / WORK, ignore_errors=True)
-
-
-def shard_data_paths(bin_dir: Path, shards: int) -> str:
-    """fairseq's DATA for a sharded pair: the shard directories joined by ':'."""
-    return ":".join(str(bin_dir / shard_name(k)) for k in range(shards))
